@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs Debian's redis-server and redis-tools when they are missing (fresh machine).
+# The tests and the local runner start their own redis-server processes on free ports.
+set -euo pipefail
+if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+  exit 0
+fi
+echo "[setup] installing redis-server and redis-tools (Debian packages)" >&2
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+# The package may start a system server on 6379; nothing here needs it.
+if command -v service >/dev/null 2>&1; then $SUDO service redis-server stop >/dev/null 2>&1 || true; fi
