@@ -1,7 +1,11 @@
 /**
  * Stack settings: what `Pulumi.<stack>.yaml` (namespace `redis-on-docker`) can say,
- * after validation. Every field has a default except where noted; see `readStackSettings`.
+ * after validation. Every field has a default except where noted; see `validateStackSettings`.
  */
+import { isIP } from "node:net";
+
+/** Config namespace of every setting (`redis-on-docker:<key>`). */
+export const CONFIG_NAMESPACE = "redis-on-docker";
 
 /** How a node keeps its data across restarts. */
 export type Persistence = "none" | "rdb" | "aof";
@@ -31,4 +35,288 @@ export interface StackSettings {
   namePrefix: string;
   /** Bound on the bootstrap job (wait for nodes, create, wait for `cluster_state:ok`), in s. Config key `bootstrapTimeoutSec`. Default 60. */
   bootstrapTimeoutSec: number;
+}
+
+/** Settings that can be left out, with the value used then. */
+export const DEFAULT_SETTINGS: Readonly<Omit<StackSettings, "password">> = Object.freeze({
+  image: "redis:5.0.4",
+  clusterNodes: 6,
+  replicasPerMaster: 1,
+  subnet: "172.28.0.0/24",
+  hostPortBase: 7000,
+  hostBindAddress: "127.0.0.1",
+  allowNoPassword: false,
+  nodeTimeoutMs: 5000,
+  persistence: "none",
+  namePrefix: "redis",
+  bootstrapTimeoutSec: 60,
+});
+
+export type SettingKey = keyof StackSettings;
+const SETTING_KEYS: readonly SettingKey[] = [
+  "image",
+  "clusterNodes",
+  "replicasPerMaster",
+  "subnet",
+  "hostPortBase",
+  "hostBindAddress",
+  "password",
+  "allowNoPassword",
+  "nodeTimeoutMs",
+  "persistence",
+  "namePrefix",
+  "bootstrapTimeoutSec",
+];
+const PERSISTENCE_VALUES: readonly Persistence[] = ["none", "rdb", "aof"];
+
+/** Offsets from the subnet's base address (see `planTopology`); kept here so validation and plan agree. */
+export const GATEWAY_OFFSET = 1;
+export const STANDALONE_IP_OFFSET = 10;
+export const FIRST_NODE_IP_OFFSET = 11;
+
+/** Redis 5's `CONFIG_AUTHPASS_MAX_LEN`: longer `requirepass` values make redis-server refuse its config. */
+export const MAX_PASSWORD_BYTES = 512;
+
+/** A stack setting that cannot be used; `setting` is the full config key, e.g. `redis-on-docker:clusterNodes`. */
+export class SettingError extends Error {
+  readonly setting: string;
+  constructor(setting: string, message: string) {
+    super(message);
+    this.name = "SettingError";
+    this.setting = setting;
+  }
+}
+
+/**
+ * Validates raw stack config (keys with or without the `redis-on-docker:` prefix; values as
+ * Pulumi hands them over, i.e. strings, or typed values from tests) and applies the defaults.
+ * Throws a `SettingError` naming the key and `source`; never puts the password in a message.
+ */
+export function validateStackSettings(
+  raw: Record<string, unknown>,
+  source = "Pulumi.<stack>.yaml",
+): StackSettings {
+  const values = new Map<SettingKey, unknown>();
+  for (const [rawKey, value] of Object.entries(raw)) {
+    const key = rawKey.startsWith(`${CONFIG_NAMESPACE}:`) ? rawKey.slice(CONFIG_NAMESPACE.length + 1) : rawKey;
+    if (!(SETTING_KEYS as readonly string[]).includes(key)) {
+      // The value is not shown: an unknown key may be a misspelt password.
+      throw new SettingError(
+        rawKey.includes(":") ? rawKey : `${CONFIG_NAMESPACE}:${key}`,
+        `${rawKey.includes(":") ? rawKey : `${CONFIG_NAMESPACE}:${key}`} in ${source}: unknown setting; ` +
+          `known settings are ${SETTING_KEYS.map((k) => `${CONFIG_NAMESPACE}:${k}`).join(", ")}`,
+      );
+    }
+    if (value !== undefined) values.set(key as SettingKey, value);
+  }
+  // Annotated so that `v.fail(): never` narrows types after it.
+  const v: Validator = new Validator(values, source);
+
+  const image = v.string("image", DEFAULT_SETTINGS.image);
+  if (!isImageReference(image)) {
+    v.fail("image", `${JSON.stringify(image)} is not a Docker image reference (e.g. redis:5.0.4 or registry:5000/team/redis@sha256:<64 hex>)`);
+  }
+
+  const clusterNodes = v.integer("clusterNodes", DEFAULT_SETTINGS.clusterNodes, 1, 1000);
+  const replicasPerMaster = v.integer("replicasPerMaster", DEFAULT_SETTINGS.replicasPerMaster, 0, 100);
+  const groupSize = replicasPerMaster + 1;
+  const masters = clusterNodes / groupSize;
+  if (!Number.isInteger(masters) || masters < 3) {
+    v.fail(
+      "clusterNodes",
+      `${clusterNodes} nodes with ${replicasPerMaster} replica(s) per master do not form a cluster: ` +
+        `it needs a whole number of at least 3 masters, each with ${replicasPerMaster} replica(s) ` +
+        `(use a multiple of ${groupSize} that is at least ${3 * groupSize}, or change redis-on-docker:replicasPerMaster)`,
+    );
+  }
+
+  const subnet = v.string("subnet", DEFAULT_SETTINGS.subnet);
+  const cidr = parseIpv4Cidr(subnet);
+  if (cidr === undefined) {
+    v.fail("subnet", `${JSON.stringify(subnet)} is not an IPv4 CIDR such as 172.28.0.0/24`);
+  }
+  if (cidr.base !== (cidr.base & prefixMask(cidr.prefix)) >>> 0) {
+    v.fail(
+      "subnet",
+      `${subnet} has host bits set; the network address is ${formatIpv4((cidr.base & prefixMask(cidr.prefix)) >>> 0)}/${cidr.prefix}`,
+    );
+  }
+  // Usable: base+1 .. broadcast-1. The last node sits at base + FIRST_NODE_IP_OFFSET + nodes - 1.
+  const lastOffset = FIRST_NODE_IP_OFFSET + clusterNodes - 1;
+  const broadcastOffset = 2 ** (32 - cidr.prefix) - 1;
+  if (lastOffset >= broadcastOffset) {
+    v.fail(
+      "subnet",
+      `${subnet} is too small: the gateway, the standalone node (base+${STANDALONE_IP_OFFSET}) and ${clusterNodes} cluster nodes ` +
+        `(base+${FIRST_NODE_IP_OFFSET}..base+${lastOffset}) need a prefix of at most /${largestPrefixFor(lastOffset)}`,
+    );
+  }
+
+  const hostPortBase = v.integer("hostPortBase", DEFAULT_SETTINGS.hostPortBase, 1, 65535);
+  // The standalone node takes hostPortBase, the cluster nodes the next `clusterNodes` ports.
+  if (hostPortBase + clusterNodes > 65535) {
+    v.fail(
+      "hostPortBase",
+      `${hostPortBase} leaves no room for ${clusterNodes + 1} consecutive host ports ` +
+        `(${hostPortBase}..${hostPortBase + clusterNodes} must stay <= 65535)`,
+    );
+  }
+
+  const hostBindAddress = v.string("hostBindAddress", DEFAULT_SETTINGS.hostBindAddress);
+  if (isIP(hostBindAddress) === 0) {
+    v.fail("hostBindAddress", `${JSON.stringify(hostBindAddress)} is not an IP address (e.g. 127.0.0.1)`);
+  }
+
+  const allowNoPassword = v.boolean("allowNoPassword", DEFAULT_SETTINGS.allowNoPassword);
+  const password = v.password();
+  if (password === undefined && !allowNoPassword) {
+    v.fail(
+      "password",
+      `no password is set; set one with \`pulumi config set --secret ${CONFIG_NAMESPACE}:password <value>\` ` +
+        `or deploy without one by setting ${CONFIG_NAMESPACE}:allowNoPassword to true`,
+    );
+  }
+
+  const nodeTimeoutMs = v.integer("nodeTimeoutMs", DEFAULT_SETTINGS.nodeTimeoutMs, 1, 2 ** 31 - 1);
+  const bootstrapTimeoutSec = v.integer("bootstrapTimeoutSec", DEFAULT_SETTINGS.bootstrapTimeoutSec, 1, 3600);
+
+  const persistence = v.string("persistence", DEFAULT_SETTINGS.persistence);
+  if (!(PERSISTENCE_VALUES as readonly string[]).includes(persistence)) {
+    v.fail("persistence", `${JSON.stringify(persistence)} is not one of ${PERSISTENCE_VALUES.join(", ")}`);
+  }
+
+  const namePrefix = v.string("namePrefix", DEFAULT_SETTINGS.namePrefix);
+  // Docker's container-name grammar, kept short so `<prefix>-cluster-bootstrap` stays readable.
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,39}$/.test(namePrefix)) {
+    v.fail(
+      "namePrefix",
+      `${JSON.stringify(namePrefix)} is not a usable name prefix: 1-40 characters of [a-zA-Z0-9_.-], starting with a letter or digit`,
+    );
+  }
+
+  const settings: StackSettings = {
+    image,
+    clusterNodes,
+    replicasPerMaster,
+    subnet,
+    hostPortBase,
+    hostBindAddress,
+    allowNoPassword,
+    nodeTimeoutMs,
+    persistence: persistence as Persistence,
+    namePrefix,
+    bootstrapTimeoutSec,
+  };
+  if (password !== undefined) settings.password = password;
+  return settings;
+}
+
+/** Reads typed values out of the raw map, failing with the key and the source. */
+class Validator {
+  constructor(
+    private readonly values: Map<SettingKey, unknown>,
+    private readonly source: string,
+  ) {}
+
+  fail(key: SettingKey, problem: string): never {
+    const setting = `${CONFIG_NAMESPACE}:${key}`;
+    throw new SettingError(setting, `${setting} in ${this.source}: ${problem}`);
+  }
+
+  string(key: Exclude<SettingKey, "password">, fallback: string): string {
+    const value = this.values.get(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "string") this.fail(key, `must be a string, got ${describe(value)}`);
+    return value;
+  }
+
+  integer(key: SettingKey, fallback: number, min: number, max: number): number {
+    const value = this.values.get(key);
+    if (value === undefined) return fallback;
+    let n: number;
+    if (typeof value === "number") n = value;
+    else if (typeof value === "string" && /^\s*-?\d+\s*$/.test(value)) n = Number(value);
+    else return this.fail(key, `must be an integer, got ${describe(value)}`);
+    if (!Number.isInteger(n)) this.fail(key, `must be an integer, got ${n}`);
+    if (n < min || n > max) this.fail(key, `must be between ${min} and ${max}, got ${n}`);
+    return n;
+  }
+
+  boolean(key: SettingKey, fallback: boolean): boolean {
+    const value = this.values.get(key);
+    if (value === undefined) return fallback;
+    if (typeof value === "boolean") return value;
+    if (value === "true") return true;
+    if (value === "false") return false;
+    return this.fail(key, `must be true or false, got ${describe(value)}`);
+  }
+
+  /** The password, never shown: messages describe what is wrong with it, not what it is. */
+  password(): string | undefined {
+    const value = this.values.get("password");
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") return this.fail("password", `must be a string, got a ${typeof value}`);
+    if (value === "") return undefined;
+    if (/[\n\r\0]/.test(value)) {
+      this.fail("password", "contains a line break or NUL character, which redis.conf cannot carry; choose another password");
+    }
+    const bytes = Buffer.byteLength(value, "utf8");
+    if (bytes > MAX_PASSWORD_BYTES) {
+      this.fail("password", `is ${bytes} bytes long; Redis 5 accepts at most ${MAX_PASSWORD_BYTES}`);
+    }
+    return value;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value === null) return "null";
+  return Array.isArray(value) ? "a list" : `a ${typeof value}`;
+}
+
+// Docker's reference grammar (distribution/reference): [domain[:port]/]path[:tag][@digest].
+const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?)`;
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+);
+
+/** Whether `image` is a Docker image reference (name, optional registry, tag and digest). */
+export function isImageReference(image: string): boolean {
+  // Docker limits the repository name to 255 characters; tag (128) and digest (71) come on top.
+  return image.length > 0 && image.length <= 255 + 1 + 128 + 71 && IMAGE_REFERENCE.test(image);
+}
+
+export interface Ipv4Cidr {
+  /** Address as an unsigned 32-bit integer. */
+  base: number;
+  prefix: number;
+}
+
+/** Parses `a.b.c.d/p`; undefined when it is not one. */
+export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+  if (!match) return undefined;
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o, i) => o > 255 || String(o) !== match[i + 1]) || prefix > 32) return undefined;
+  const base = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+  return { base, prefix };
+}
+
+export function formatIpv4(address: number): string {
+  return [24, 16, 8, 0].map((shift) => (address >>> shift) & 255).join(".");
+}
+
+function prefixMask(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/** The longest prefix whose broadcast address lies beyond `offset`. */
+function largestPrefixFor(offset: number): number {
+  let prefix = 32;
+  while (prefix > 0 && 2 ** (32 - prefix) - 1 <= offset) prefix--;
+  return prefix;
 }

@@ -1,3 +1,18 @@
 /** Public API of the connector. */
 export type { Endpoint, StackOutputs, StandaloneOutputs, ClusterOutputs } from "./stackOutputs";
 export type { ConnectorConfig, Topology, ClientForm, ScaleReads } from "./config/types";
+
+export { ConfigError } from "./config/errors";
+export { loadConfig, type LoadConfigOptions, type LoadedConfig } from "./config/load";
+export { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./config/fromOutputs";
+export { describeConfig, redactedConfig } from "./config/redact";
+export { SETTINGS, type SettingSpec } from "./config/schema";
+export { parseStackOutputs, parseStackOutputsJson } from "./stackOutputs";
+export { loadStackOutputs, loadStackOutputsFile, loadStackOutputsFromPulumi, type OutputsSource } from "./outputsLoader";
+export { envEntries, formatEnv, shellQuote, type EnvFormat, type EnvEntries } from "./envFormat";
+
+export { createAsyncClient, type AsyncClient } from "./client/asyncClient";
+export { createClient, type ClientFor, type ConnectorClient } from "./client/factory";
+export { waitUntilReady, NotReadyError, explainConnectionError } from "./client/ready";
+export { assertUsernameSupported, serverHasAcl } from "./client/aclProbe";
+export { connect } from "./connect";

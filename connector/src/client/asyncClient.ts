@@ -1,42 +1,98 @@
 /**
- * Builds the async (ioredis) client that a ConnectorConfig asks for.
- * The sync facade's worker calls this same function, so both forms behave alike.
+ * Builds the async (ioredis) client that a ConnectorConfig asks for. Plain data in, the
+ * ioredis instance itself out (no wrapper: nothing is added per command). The sync
+ * facade's worker calls this same function, so both forms behave alike.
  */
-import Redis, { Cluster } from "ioredis";
+import { inspect } from "node:util";
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { ConnectorConfig } from "../config/types";
 
 /** The async client for a topology: ioredis's own types. */
 export type AsyncClient = Redis | Cluster;
 
+/** Delay before reconnect attempt `attempt` (1-based): doubling from 50 ms, capped. */
+export function reconnectDelayMs(attempt: number, maxDelayMs: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt - 1, 16), maxDelayMs);
+}
+
+/** Connection options every node gets (the standalone server, and each discovered cluster node). */
+function nodeOptions(config: ConnectorConfig): RedisOptions {
+  return {
+    password: config.password === "" ? undefined : config.password,
+    // Only sent when set: Redis 5 has no ACL users (see `assertUsernameSupported`).
+    username: config.username === "" ? undefined : config.username,
+    tls: config.tls ? {} : undefined,
+    connectTimeout: config.connectTimeoutMs,
+    // Applies to queued commands too (ioredis arms it before the offline queue), so no command waits longer.
+    commandTimeout: config.commandTimeoutMs,
+    maxRetriesPerRequest: config.maxRetriesPerRequest,
+  };
+}
+
 export function createAsyncClient(config: ConnectorConfig & { topology: "standalone" }): Redis;
 export function createAsyncClient(config: ConnectorConfig & { topology: "cluster" }): Cluster;
 export function createAsyncClient(config: ConnectorConfig): AsyncClient;
 export function createAsyncClient(config: ConnectorConfig): AsyncClient {
-  const perNode = {
-    password: config.password === "" ? undefined : config.password,
-    username: config.username === "" ? undefined : config.username,
-    tls: config.tls ? {} : undefined,
-    connectTimeout: config.connectTimeoutMs,
-    commandTimeout: config.commandTimeoutMs,
-    maxRetriesPerRequest: config.maxRetriesPerRequest,
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, config.reconnectMaxDelayMs),
-  };
-  if (config.topology === "standalone") {
-    return new Redis({
-      ...perNode,
-      host: config.standalone.host,
-      port: config.standalone.port,
-      db: config.standalone.db,
-      keyPrefix: config.keyPrefix,
-    });
-  }
-  return new Cluster(config.cluster.nodes, {
-    // Nodes discovered through CLUSTER SLOTS get these options too: auth on every node.
-    redisOptions: perNode,
-    natMap: config.cluster.natMap,
+  const client = config.topology === "standalone" ? createStandalone(config) : createCluster(config);
+  return redactInspection(client);
+}
+
+function createStandalone(config: ConnectorConfig): Redis {
+  return new Redis({
+    ...nodeOptions(config),
+    host: config.standalone.host,
+    port: config.standalone.port,
+    db: config.standalone.db,
+    keyPrefix: config.keyPrefix === "" ? undefined : config.keyPrefix,
+    enableOfflineQueue: true,
+    retryStrategy: (attempt: number) => reconnectDelayMs(attempt, config.reconnectMaxDelayMs),
+  });
+}
+
+function createCluster(config: ConnectorConfig): Cluster {
+  // Time since the cluster was last ready (or created); the retry strategy gives up past the bound.
+  let notReadySince: number | undefined = Date.now();
+  const giveUpAfterMs = Math.max(config.connectTimeoutMs, config.commandTimeoutMs);
+  const options: ClusterOptions = {
+    // Nodes discovered through CLUSTER SLOTS get these options too: auth and TLS on every node.
+    // No retryStrategy here: ioredis drops a lost node and refreshes the slot map instead.
+    redisOptions: nodeOptions(config),
+    natMap: Object.keys(config.cluster.natMap).length === 0 ? undefined : config.cluster.natMap,
     scaleReads: config.cluster.scaleReads,
     maxRedirections: config.cluster.maxRedirections,
-    keyPrefix: config.keyPrefix,
-    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, config.reconnectMaxDelayMs),
+    keyPrefix: config.keyPrefix === "" ? undefined : config.keyPrefix,
+    enableOfflineQueue: true,
+    enableReadyCheck: true,
+    // During a failover the slot owner is briefly unknown/CLUSTERDOWN: retry soon, within the redirection budget.
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    retryDelayOnMoved: 0,
+    slotsRefreshTimeout: Math.min(config.connectTimeoutMs, 2000),
+    slotsRefreshInterval: 5000,
+    // Commands queued while no node is reachable have no per-command timer in ioredis's
+    // Cluster, so the cluster stops retrying once it has been unreachable for the bound:
+    // queued commands then fail ("None of startup nodes is available") instead of waiting.
+    clusterRetryStrategy: (attempt: number) => {
+      if (notReadySince !== undefined && Date.now() - notReadySince >= giveUpAfterMs) return null;
+      return reconnectDelayMs(attempt, config.reconnectMaxDelayMs);
+    },
+  };
+  const cluster = new Cluster(config.cluster.nodes.map((n) => ({ host: n.host, port: n.port })), options);
+  cluster.on("ready", () => {
+    notReadySince = undefined;
   });
+  cluster.on("close", () => {
+    notReadySince ??= Date.now();
+  });
+  return cluster;
+}
+
+/** Makes `util.inspect`/`console.log` of the client print a summary without its options (they hold the password). */
+function redactInspection<T extends AsyncClient>(client: T): T {
+  Object.defineProperty(client, inspect.custom, {
+    enumerable: false,
+    value: () => `${client instanceof Cluster ? "Cluster" : "Redis"} { status: ${JSON.stringify(client.status)} }`,
+  });
+  return client;
 }

@@ -1,0 +1,94 @@
+/**
+ * Time-bounded measurement of one contender, and interleaved rounds over several.
+ *
+ * Each measurement runs for a fixed time budget rather than a fixed op count, so slow
+ * and fast contenders cost the same wall time and the whole run stays bounded.
+ */
+import { nowMs } from "./stats";
+
+/** One thing being measured, e.g. "connector async, sequential GET". */
+export interface Contender {
+  /** Stable id, used in the JSON file (e.g. `standalone.async.connector.seqGet`). */
+  id: string;
+  /** Runs for about `budgetMs` and returns operations (Redis commands) per second. */
+  measure(budgetMs: number): Promise<number>;
+}
+
+/** Ops/s samples per contender id, one per round, in round order. */
+export type RoundSamples = Map<string, number[]>;
+
+/** Commands are issued in chunks between clock reads; small enough to stop close to the budget. */
+const CHUNK = 20;
+
+/** Sequential await-per-call: the next command is sent when the previous reply arrived. */
+export async function measureSequential(
+  budgetMs: number,
+  step: (i: number) => Promise<unknown>,
+  commandsPerStep = 1,
+): Promise<number> {
+  const start = nowMs();
+  const deadline = start + budgetMs;
+  let steps = 0;
+  do {
+    for (let j = 0; j < CHUNK; j++) await step(steps++);
+  } while (nowMs() < deadline);
+  return (steps * commandsPerStep * 1000) / (nowMs() - start);
+}
+
+/** The same as `measureSequential` for a blocking (sync) step. */
+export function measureSequentialSync(
+  budgetMs: number,
+  step: (i: number) => unknown,
+  commandsPerStep = 1,
+): number {
+  const start = nowMs();
+  const deadline = start + budgetMs;
+  let steps = 0;
+  do {
+    for (let j = 0; j < CHUNK; j++) step(steps++);
+  } while (nowMs() < deadline);
+  return (steps * commandsPerStep * 1000) / (nowMs() - start);
+}
+
+/** `concurrency` independent await-loops sharing one client, until the budget is spent. */
+export async function measureConcurrent(
+  budgetMs: number,
+  concurrency: number,
+  step: (i: number) => Promise<unknown>,
+): Promise<number> {
+  const start = nowMs();
+  const deadline = start + budgetMs;
+  let steps = 0;
+  const loop = async (): Promise<void> => {
+    do {
+      for (let j = 0; j < CHUNK; j++) await step(steps++);
+    } while (nowMs() < deadline);
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return (steps * 1000) / (nowMs() - start);
+}
+
+export interface RoundsOptions {
+  rounds: number;
+  budgetMs: number;
+  /** Untimed run of every contender before round 1 (JIT, connections, server caches). */
+  warmupMs: number;
+}
+
+/**
+ * Runs every contender once per round, rotating which one goes first, so that drift and
+ * noise on a shared machine hit all contenders alike. Returns each contender's samples.
+ */
+export async function runInterleaved(contenders: readonly Contender[], options: RoundsOptions): Promise<RoundSamples> {
+  for (const c of contenders) {
+    await c.measure(options.warmupMs);
+  }
+  const samples: RoundSamples = new Map(contenders.map((c) => [c.id, []]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(round + k) % contenders.length];
+        samples.get(c.id)!.push(await c.measure(options.budgetMs));
+    }
+  }
+  return samples;
+}

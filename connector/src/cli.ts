@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+/**
+ * `redis-connector`: turns a stack outputs document into REDIS_* env lines for apps, and
+ * checks a config against the server. Errors: one line on stderr, exit 1 (bad input) or 2 (usage).
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "./config/errors";
+import { loadConfig } from "./config/load";
+import { describeConfig } from "./config/redact";
+import { SETTINGS, SOURCE_ENV } from "./config/schema";
+import type { ClientForm, Topology } from "./config/types";
+import { ENV_FORMATS, envEntries, formatEnv, type EnvFormat } from "./envFormat";
+import { loadStackOutputs } from "./outputsLoader";
+import { createAsyncClient } from "./client/asyncClient";
+import { assertUsernameSupported } from "./client/aclProbe";
+import { explainConnectionError, waitUntilReady } from "./client/ready";
+
+class UsageError extends Error {}
+
+const ENV_PATHS = ["topology", "form", "standalone.host", "standalone.port", "cluster.nodes", "cluster.natMap", "password"];
+
+function settingsHelp(): string {
+  const lines = SETTINGS.map((spec) => {
+    const def = spec.sensitive === true ? "(none)" : JSON.stringify(spec.default);
+    return `  ${spec.env.padEnd(31)} ${spec.doc} Default ${def}.`;
+  });
+  return [
+    "Settings (env var, meaning, default); sources, lowest to highest:",
+    "defaults < config file < stack outputs document < REDIS_* env < code overrides.",
+    ...lines,
+    `  ${SOURCE_ENV.configFile.padEnd(31)} JSON config file (nested like ConnectorConfig).`,
+    `  ${SOURCE_ENV.outputsFile.padEnd(31)} Stack outputs document (JSON).`,
+  ].join("\n");
+}
+
+const MAIN_HELP = `Usage: redis-connector <command> [options]
+
+Commands:
+  env     Print REDIS_* env lines for apps from a stack outputs document.
+  check   Load the config from REDIS_* env (and files), connect, PING, report.
+  help    Show this help (also --help; "<command> --help" for a command).
+
+${settingsHelp()}
+`;
+
+const ENV_HELP = `Usage: redis-connector env (--file outputs.json | --stack S) [options]
+
+Prints REDIS_* lines from a stack outputs document (the local runner's .local-stack/outputs.json,
+a saved "pulumi stack output --json --show-secrets", or the Pulumi CLI run with --stack).
+
+Options:
+  --file PATH          Outputs document (JSON).
+  --stack S            Run "pulumi stack output --json --show-secrets --stack S" instead.
+  --format F           dotenv (default) | shell (export lines, POSIX-quoted) | json.
+  --topology T         Also print REDIS_TOPOLOGY=T (standalone | cluster).
+  --form F             Also print REDIS_FORM=F (async | sync).
+  --network N          host (default: published ports + natMap) | internal (container addresses).
+  --include-secrets    Print REDIS_PASSWORD too (to stdout only). Without it the password line is
+                       left out and a note goes to stderr.
+  -h, --help           This help.
+
+Example: eval "$(redis-connector env --file .local-stack/outputs.json --format shell --include-secrets)"
+
+${settingsHelp()}
+`;
+
+const CHECK_HELP = `Usage: redis-connector check [--config-file PATH] [--outputs-file PATH]
+
+Loads the config (defaults < --config-file < --outputs-file < REDIS_* env), connects within
+REDIS_CONNECT_TIMEOUT_MS, sends PING, prints the config (password redacted) and closes.
+`;
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
+  }
+  return value as T;
+}
+
+function runEnv(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      file: { type: "string" },
+      stack: { type: "string" },
+      format: { type: "string", default: "dotenv" },
+      topology: { type: "string" },
+      form: { type: "string" },
+      network: { type: "string", default: "host" },
+      "include-secrets": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(ENV_HELP);
+    return 0;
+  }
+  const format = oneOf<EnvFormat>(values.format, ENV_FORMATS, "--format") ?? "dotenv";
+  const topology = oneOf<Topology>(values.topology, ["standalone", "cluster"], "--topology");
+  const form = oneOf<ClientForm>(values.form, ["async", "sync"], "--form");
+  const network = oneOf(values.network, ["host", "internal"] as const, "--network") ?? "host";
+  if (values.file !== undefined && values.stack !== undefined) throw new UsageError("give --file or --stack, not both");
+  if (values.file === undefined && values.stack === undefined) {
+    throw new UsageError("env needs an outputs document: --file outputs.json or --stack S");
+  }
+  const outputs = values.file !== undefined ? loadStackOutputs({ file: values.file }) : loadStackOutputs({ stack: values.stack });
+  const overrides: { topology?: Topology; form?: ClientForm } = {};
+  if (topology !== undefined) overrides.topology = topology;
+  if (form !== undefined) overrides.form = form;
+  // Only the document and the flags: the caller's own REDIS_* env must not leak into the lines.
+  const config = loadConfig({ outputs, outputsNetwork: network, env: {}, overrides });
+  const paths = ENV_PATHS.filter((p) => (p === "topology" ? topology !== undefined : p === "form" ? form !== undefined : true));
+  const includeSecrets = values["include-secrets"] === true;
+  try {
+    process.stdout.write(formatEnv(envEntries(config, paths, includeSecrets), format));
+  } catch (error) {
+    throw new ConfigError("password", "REDIS_PASSWORD", "stack outputs", (error as Error).message);
+  }
+  if (!includeSecrets && config.password !== "") {
+    process.stderr.write("redis-connector: note: REDIS_PASSWORD left out (the servers need it); add --include-secrets to print it\n");
+  }
+  return 0;
+}
+
+async function runCheck(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      "config-file": { type: "string" },
+      "outputs-file": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(CHECK_HELP);
+    return 0;
+  }
+  const config = loadConfig({ file: values["config-file"], outputs: values["outputs-file"] });
+  await assertUsernameSupported(config);
+  // The async client answers for both forms: the sync facade runs this same client in its worker.
+  const client = createAsyncClient(config);
+  try {
+    await waitUntilReady(client, config.connectTimeoutMs);
+    const reply = await client.ping();
+    process.stdout.write(`ok: ${config.topology} ${reply} ${describeConfig(config)}\n`);
+    return 0;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(MAIN_HELP);
+      return command === undefined ? 2 : 0;
+    case "env":
+      return runEnv(rest);
+    case "check":
+      return runCheck(rest);
+    default:
+      throw new UsageError(`unknown command "${command}" (commands: env, check, help)`);
+  }
+}
+
+function failureLine(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof UsageError) return error.message;
+  if (error instanceof Error && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS") === true) {
+    return error.message;
+  }
+  if (error instanceof Error) return explainConnectionError(error);
+  return String(error);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith("ERR_PARSE_ARGS") === true;
+    const hint = usage ? " (see --help)" : "";
+    process.stderr.write(`redis-connector: ${failureLine(error).split("\n")[0]}${hint}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

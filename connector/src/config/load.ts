@@ -1,0 +1,119 @@
+/**
+ * `loadConfig`: builds a validated ConnectorConfig from its sources, lowest to highest:
+ * defaults < config file < stack outputs document < REDIS_* env < explicit overrides.
+ * Every error is a ConfigError naming the setting, its env var and the source of the value.
+ */
+import { ConfigError, DOCUMENT } from "./errors";
+import { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./fromOutputs";
+import { protectConfig } from "./redact";
+import { newConvictConfig, SETTINGS, settingSpec, SOURCE_ENV, FORMATS_BY_PATH } from "./schema";
+import { flattenSettings, readJsonFile, type SettingValues } from "./sources";
+import type { ConnectorConfig } from "./types";
+import { loadStackOutputsFile } from "../outputsLoader";
+import type { StackOutputs } from "../stackOutputs";
+
+export interface LoadConfigOptions {
+  /** JSON config file (nested like ConnectorConfig). Default: env `REDIS_CONFIG_FILE`, if set. */
+  file?: string;
+  /** Outputs document, or the path of one. Default: env `REDIS_OUTPUTS_FILE`, if set. */
+  outputs?: StackOutputs | string;
+  /** Which addresses of the outputs document to use. Default `host`. */
+  outputsNetwork?: OutputsNetwork;
+  /** Environment to read `REDIS_*` from. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Highest-precedence values, from code. */
+  overrides?: DeepPartial<ConnectorConfig>;
+}
+
+/** The config type `loadConfig` returns: topology and form narrowed to the overrides' literals. */
+export type LoadedConfig<O> = ConnectorConfig &
+  (O extends { topology: infer T extends ConnectorConfig["topology"] } ? { topology: T } : unknown) &
+  (O extends { form: infer F extends ConnectorConfig["form"] } ? { form: F } : unknown);
+
+interface Layer {
+  source: string;
+  values: SettingValues;
+}
+
+/** Loads, merges and validates the connector config. The result redacts its password when printed. */
+export function loadConfig<O extends DeepPartial<ConnectorConfig> = {}>(
+  options: LoadConfigOptions & { overrides?: O } = {},
+): LoadedConfig<O> {
+  const env = options.env ?? process.env;
+  const layers: Layer[] = [];
+
+  const file = options.file ?? nonEmpty(env[SOURCE_ENV.configFile]);
+  if (file !== undefined) {
+    const source = `config file ${file}`;
+    layers.push({ source, values: flattenSettings(readJsonFile(file, DOCUMENT, "config file"), source) });
+  }
+
+  const outputs = options.outputs ?? nonEmpty(env[SOURCE_ENV.outputsFile]);
+  if (outputs !== undefined) {
+    const document = typeof outputs === "string" ? loadStackOutputsFile(outputs) : outputs;
+    const source = typeof outputs === "string" ? `stack outputs ${outputs}` : "stack outputs";
+    const values = flattenSettings(configFromStackOutputs(document, options.outputsNetwork), source);
+    layers.push({ source, values });
+  }
+
+  for (const spec of SETTINGS) {
+    const raw = env[spec.env];
+    if (raw !== undefined) layers.push({ source: `env ${spec.env}`, values: [[spec.path, raw]] });
+  }
+
+  if (options.overrides !== undefined) {
+    layers.push({ source: "override", values: flattenSettings(options.overrides, "override") });
+  }
+
+  const config = newConvictConfig();
+  const origin = new Map<string, string>(SETTINGS.map((spec) => [spec.path, "defaults"]));
+  for (const layer of layers) {
+    for (const [path, value] of layer.values) {
+      config.set(path, value);
+      origin.set(path, layer.source);
+    }
+  }
+
+  const settingError = (path: string, problem: string): ConfigError =>
+    new ConfigError(path, settingSpec(path)?.env, origin.get(path) ?? "defaults", problem);
+
+  for (const spec of SETTINGS) {
+    try {
+      FORMATS_BY_PATH[spec.path].validate(config.get(spec.path as never));
+    } catch (error) {
+      throw settingError(spec.path, (error as Error).message);
+    }
+  }
+  // convict's own strict pass, as the schema's net. Its flattening splits keys on dots, and
+  // natMap keys are IP addresses, so the (already checked) natMap is set aside meanwhile.
+  const natMap = config.get("cluster.natMap");
+  config.set("cluster.natMap", {});
+  try {
+    config.validate({ allowed: "strict" });
+  } catch (error) {
+    throw new ConfigError("(config)", undefined, "merged sources", (error as Error).message);
+  }
+  config.set("cluster.natMap", natMap);
+
+  const result = config.getProperties();
+  checkCrossFieldRules(result, settingError, origin);
+  return protectConfig(result) as LoadedConfig<O>;
+}
+
+function checkCrossFieldRules(
+  config: ConnectorConfig,
+  settingError: (path: string, problem: string) => ConfigError,
+  origin: ReadonlyMap<string, string>,
+): void {
+  if (config.topology === "cluster" && config.cluster.nodes.length === 0) {
+    throw settingError("cluster.nodes",
+      `topology is cluster (from ${origin.get("topology")}) but no seed nodes are configured (host:port,host:port)`);
+  }
+  if (config.username !== "" && config.password === "") {
+    throw settingError("username", "a username needs a password (REDIS_PASSWORD); leave REDIS_USERNAME empty for Redis 5");
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

@@ -1,0 +1,59 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { CONTAINER_CONFIG_PATH, type NodePlan } from "../plan";
+import { renderRedisConf } from "../redisConf";
+
+/** How long Docker waits between healthchecks, and how long `pulumi up` waits for a node to be healthy. */
+export const HEALTHCHECK = { interval: "2s", timeout: "2s", retries: 15, startPeriod: "2s" } as const;
+export const HEALTHY_WAIT_TIMEOUT_SEC = 60;
+
+export interface RedisServerArgs {
+  /** The node from the topology plan: name, static IP, ports, directives, command, healthcheck. */
+  node: NodePlan;
+  /** Image ID to run (the stack's `RemoteImage.imageId`). */
+  imageId: pulumi.Input<string>;
+  /** Docker network the node joins with its static IP. */
+  networkName: pulumi.Input<string>;
+  /** Password for `requirepass` + `masterauth`; undefined for none. Only ever reaches the uploaded redis.conf. */
+  password?: pulumi.Input<string>;
+}
+
+/**
+ * One redis-server container. Its redis.conf (with the password) is uploaded as a secret file,
+ * so the password is in neither the command line nor the environment.
+ */
+export class RedisServer extends pulumi.ComponentResource {
+  readonly container: docker.Container;
+  /** Container name on the stack network. */
+  readonly containerName: pulumi.Output<string>;
+
+  constructor(name: string, args: RedisServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-on-docker:index:RedisServer", name, {}, opts);
+    const { node } = args;
+    const redisConf = pulumi.secret(
+      pulumi.output(args.password).apply((password) => renderRedisConf(node, password)),
+    );
+    this.container = new docker.Container(
+      node.name,
+      {
+        name: node.name,
+        image: args.imageId,
+        command: node.command,
+        networksAdvanced: [{ name: args.networkName, ipv4Address: node.ip, aliases: [node.name] }],
+        ports: [{ internal: node.port, external: node.hostPort, ip: node.hostBindAddress, protocol: "tcp" }],
+        healthcheck: { tests: node.healthcheck, ...HEALTHCHECK },
+        restart: "unless-stopped",
+        // redis-server drops to the `redis` user in the official image, so the file must be world-readable inside the container.
+        uploads: [{ file: CONTAINER_CONFIG_PATH, content: redisConf, permissions: "0644" }],
+        // `pulumi up` returns only when the node answers its healthcheck.
+        wait: true,
+        waitTimeout: HEALTHY_WAIT_TIMEOUT_SEC,
+        labels: [{ label: "redis-on-docker.role", value: node.role }],
+      },
+      // The name is fixed, so a replacement must remove the old container first.
+      { parent: this, deleteBeforeReplace: true },
+    );
+    this.containerName = this.container.name;
+    this.registerOutputs({ containerName: this.containerName });
+  }
+}

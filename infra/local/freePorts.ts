@@ -1,0 +1,56 @@
+/**
+ * Free TCP ports on loopback for the local runner. A cluster node needs two: its client
+ * port and the cluster bus at port + 10000. Ports are only probed, not held, so another
+ * process can still take one before redis-server binds it; the runner retries a node
+ * whose process dies at start-up on fresh ports.
+ */
+import net from "node:net";
+
+/** Redis Cluster's bus listens on the client port plus this offset. */
+export const CLUSTER_BUS_PORT_OFFSET = 10000;
+
+// Client ports are drawn below Linux's default ephemeral range (32768-60999) so outgoing
+// connections rarely sit on them; bus ports land in 20000-39999.
+const LOWEST_PORT = 10000;
+const HIGHEST_PORT = 29999;
+const MAX_ATTEMPTS = 200;
+
+/** Whether `port` can be bound on `host` right now. */
+export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+export interface FindFreePortsOptions {
+  /** Also require port + 10000 (the cluster bus) to be free. */
+  withBusPort: boolean;
+  /** Ports already handed out, with their bus ports when they have one; never returned again. */
+  exclude?: Iterable<number>;
+}
+
+/**
+ * Finds `count` distinct free ports on 127.0.0.1 (none of them equal to another's bus
+ * port). Throws after a bounded number of attempts.
+ */
+export async function findFreePorts(count: number, options: FindFreePortsOptions): Promise<number[]> {
+  const taken = new Set<number>(options.exclude ?? []);
+  const found: number[] = [];
+  for (let attempt = 0; found.length < count; attempt++) {
+    if (attempt >= MAX_ATTEMPTS) {
+      throw new Error(`no ${count} free port(s) on 127.0.0.1 in ${LOWEST_PORT}-${HIGHEST_PORT} after ${MAX_ATTEMPTS} attempts`);
+    }
+    const port = LOWEST_PORT + Math.floor(Math.random() * (HIGHEST_PORT - LOWEST_PORT + 1));
+    const bus = port + CLUSTER_BUS_PORT_OFFSET;
+    const needed = options.withBusPort ? [port, bus] : [port];
+    if (needed.some((p) => taken.has(p))) continue;
+    if (!(await isPortFree(port))) continue;
+    if (options.withBusPort && !(await isPortFree(bus))) continue;
+    for (const p of needed) taken.add(p);
+    found.push(port);
+  }
+  return found;
+}

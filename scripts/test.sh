@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): installs what a fresh machine lacks, starts the
+# Docker engine for the end-to-end test, then typechecks and runs the whole mocha suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-redis.sh
+bash scripts/ensure-node-modules.sh
+bash scripts/ensure-docker.sh
+bash scripts/build-redis-image.sh
+
+npm run --silent build
+npm run --silent typecheck
+npx mocha "$@"

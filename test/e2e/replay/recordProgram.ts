@@ -1,0 +1,247 @@
+/**
+ * Runs a Pulumi program under `pulumi.runtime.setMocks` and records every resource it
+ * registers the way the engine would see it: type, name, inputs (secrets unwrapped to plain
+ * values) and dependencies (explicit `dependsOn` plus the implicit ones from Output inputs,
+ * i.e. what `pulumi up` orders its steps by). Also resolves the program's exports.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** A plain JSON-like value: what the replay gets after unwrapping secrets. */
+export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue };
+
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  /** The Pulumi resource name (not the Docker name). */
+  name: string;
+  custom: boolean;
+  parentUrn?: string;
+  inputs: Record<string, PlainValue>;
+  /** URNs of the custom resources this one depends on (components expanded to their custom children). */
+  dependsOn: string[];
+}
+
+export interface RecordedProgram {
+  resources: RecordedResource[];
+  /** The program's exports, deeply resolved, secrets unwrapped. */
+  exports: PlainValue | undefined;
+}
+
+/** What a container's create step reported, fed back into the program's outputs. */
+export interface ContainerResult {
+  exitCode: number;
+  containerLogs: string;
+}
+
+/**
+ * Outputs the replay's mocks give back: the values later resources may read from earlier ones.
+ * A one-shot (`attach`) container's exit code and logs come from `results` (the real run); in
+ * the first, recording pass there is no run yet and they read as success, so the program
+ * registers everything.
+ */
+function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  results: ReadonlyMap<string, ContainerResult> | undefined,
+): { id: string; state: Record<string, unknown> } {
+  switch (type) {
+    case "docker:index/network:Network": {
+      // The Docker API accepts a network's name wherever it wants its id.
+      const dockerName = String(inputs.name ?? name);
+      return { id: dockerName, state: { ...inputs, name: dockerName } };
+    }
+    case "docker:index/remoteImage:RemoteImage": {
+      const ref = String(inputs.name);
+      return { id: ref, state: { ...inputs, imageId: ref, repoDigest: ref } };
+    }
+    case "docker:index/container:Container": {
+      const dockerName = String(inputs.name ?? name);
+      const state: Record<string, unknown> = { ...inputs, name: dockerName };
+      if (inputs.attach === true) {
+        const result = results?.get(name) ?? { exitCode: 0, containerLogs: "" };
+        state.exitCode = result.exitCode;
+        state.containerLogs = result.containerLogs;
+      }
+      return { id: dockerName, state };
+    }
+    default:
+      return { id: `${name}-id`, state: { ...inputs } };
+  }
+}
+
+const UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Unwraps Pulumi's secret envelopes; any other special value (unknowns, resource refs) is an error. */
+export function toPlain(value: unknown, where: string): PlainValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "string") {
+    if (value === UNKNOWN_SENTINEL) throw new Error(`${where}: value is unknown at registration time; the replay needs every input known`);
+    return value;
+  }
+  if (typeof value === "number" || typeof value === "boolean") return value;
+  if (Array.isArray(value)) return value.map((v, i) => toPlain(v, `${where}[${i}]`));
+  if (typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    const sig = obj[pulumi.runtime.specialSigKey];
+    if (sig === pulumi.runtime.specialSecretSig) return toPlain(obj.value, where);
+    if (sig !== undefined) throw new Error(`${where}: special Pulumi value (signature ${String(sig)}) the replay does not understand`);
+    const out: Record<string, PlainValue> = {};
+    for (const [k, v] of Object.entries(obj)) {
+      if (v !== undefined) out[k] = toPlain(v, `${where}.${k}`);
+    }
+    return out;
+  }
+  throw new Error(`${where}: value of type ${typeof value} is not plain data`);
+}
+
+interface RegisterRequestLike {
+  getType(): string;
+  getName(): string;
+  getCustom(): boolean;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getObject(): unknown;
+}
+interface RegisterResponseLike {
+  getUrn(): string;
+}
+type RegisterCallback = (err: unknown, resp?: RegisterResponseLike) => void;
+interface MonitorLike {
+  registerResource(req: RegisterRequestLike, cb: RegisterCallback): void;
+}
+
+/** Pulumi's own "all outstanding resource RPCs are done" wait (what the language host awaits before exit). */
+function waitForRegistrations(): Promise<void> {
+  // Internal in the typings but exported at run time; checked so that an SDK change fails loudly.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
+  if (typeof settings.waitForRPCs !== "function") {
+    throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs; adapt test/e2e/replay/recordProgram.ts");
+  }
+  return settings.waitForRPCs();
+}
+
+/** An Output's value, or its rejection (the public `apply` never sees a rejection). */
+function resolveOutput(output: pulumi.Output<unknown>): Promise<unknown> {
+  const withPromise = output as unknown as { promise?: () => Promise<unknown> };
+  if (typeof withPromise.promise !== "function") {
+    throw new Error("@pulumi/pulumi Output no longer has promise(); adapt test/e2e/replay/recordProgram.ts");
+  }
+  return withPromise.promise();
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs `program` under mocks (project/stack as given) and records what it registers.
+ * The previously installed mock monitor (another test file's) is restored afterwards.
+ */
+export async function recordProgram(
+  program: () => unknown,
+  options: {
+    project: string;
+    stack: string;
+    timeoutMs?: number;
+    /** Real results of one-shot containers, by Pulumi resource name (second pass). */
+    containerResults?: ReadonlyMap<string, ContainerResult>;
+  },
+): Promise<RecordedProgram> {
+  const previousMonitor = pulumi.runtime.hasMonitor() ? pulumi.runtime.getMonitor() : undefined;
+  const previousProject = pulumi.runtime.getProject();
+  const previousStack = pulumi.runtime.getStack();
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource: async (args) =>
+        mockState(args.type, args.name, args.inputs as Record<string, unknown>, options.containerResults),
+      call: async (args) => {
+        throw new Error(`the replay does not support provider function calls (invoke ${args.token})`);
+      },
+    },
+    options.project,
+    options.stack,
+    false,
+  );
+
+  const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  const original = monitor.registerResource.bind(monitor);
+  const registered: Array<Omit<RecordedResource, "dependsOn"> & { rawDependencies: string[] }> = [];
+  const registrationErrors: string[] = [];
+  monitor.registerResource = (req, cb) => {
+    original(req, (err, resp) => {
+      if (!err && resp) {
+        try {
+          const inputs = toPlain(
+            pulumi.runtime.deserializeProperties(req.getObject() as Parameters<typeof pulumi.runtime.deserializeProperties>[0]),
+            `${req.getType()} ${req.getName()}`,
+          );
+          registered.push({
+            urn: resp.getUrn(),
+            type: req.getType(),
+            name: req.getName(),
+            custom: req.getCustom(),
+            parentUrn: req.getParent() || undefined,
+            inputs: inputs as Record<string, PlainValue>,
+            rawDependencies: req.getDependenciesList(),
+          });
+        } catch (e) {
+          registrationErrors.push((e as Error).message);
+        }
+      }
+      cb(err, resp);
+    });
+  };
+
+  // The language host fails the update on a rejection nobody handled (e.g. a component's
+  // registerOutputs of a failed check); collect them instead of crashing the test process.
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const exported = await withTimeout(
+      (async () => {
+        const result = await program();
+        // `pulumi up` fails when an export rejects; so does the replay, with the program's message.
+        const settled = resolveOutput(pulumi.output(result as pulumi.Input<unknown>)).then(
+          (value) => ({ ok: true as const, value }),
+          (error: unknown) => ({ ok: false as const, error }),
+        );
+        await waitForRegistrations();
+        const outcome = await settled;
+        if (!outcome.ok) throw outcome.error;
+        return outcome.value;
+      })(),
+      options.timeoutMs ?? 30_000,
+      "running the Pulumi program under mocks",
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    if (unhandled.length > 0) throw unhandled[0];
+    if (registrationErrors.length > 0) throw new Error(`cannot replay the program:\n  ${registrationErrors.join("\n  ")}`);
+
+    // Components stand for their custom descendants, as the engine treats `dependsOn: [component]`.
+    const byUrn = new Map(registered.map((r) => [r.urn, r]));
+    const customDescendants = (urn: string): string[] => {
+      const r = byUrn.get(urn);
+      if (r?.custom) return [urn];
+      return registered.filter((c) => c.parentUrn === urn).flatMap((c) => customDescendants(c.urn));
+    };
+    const resources: RecordedResource[] = registered.map(({ rawDependencies, ...r }) => ({
+      ...r,
+      dependsOn: [...new Set(rawDependencies.flatMap(customDescendants))].filter((u) => u !== r.urn),
+    }));
+    return { resources, exports: exported === undefined ? undefined : toPlain(exported, "exports") };
+  } finally {
+    process.removeListener("unhandledRejection", onUnhandled);
+    monitor.registerResource = original;
+    if (previousMonitor !== undefined) pulumi.runtime.setMockOptions(previousMonitor, previousProject, previousStack);
+  }
+}

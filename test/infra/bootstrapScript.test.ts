@@ -1,0 +1,245 @@
+/**
+ * The cluster bootstrap script, run with `sh` (dash here) against real redis-server
+ * processes on loopback: it forms the cluster, is idempotent, refuses to re-create a
+ * partially formed cluster, and fails within its bound with a message naming the node.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { renderBootstrapScript } from "../../infra/bootstrapScript";
+import { findFreePorts } from "../../infra/local/freePorts";
+import { LocalRedisNode, startLocalNodes, writePrivateFile } from "../../infra/local/localNodes";
+import { terminateProcesses, type ProcessIdentity } from "../../infra/local/processControl";
+import { parseInfo, probeRedis } from "../../infra/local/redisProbe";
+import { planTopology } from "../../infra/plan";
+import { validateStackSettings } from "../../infra/settings";
+import type { Endpoint } from "@redis-on-docker/connector";
+
+interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a rendered script with `sh`, killed after `timeoutMs` (the test's own bound). */
+function runScript(script: string, dir: string, timeoutMs: number): Promise<ScriptRun> {
+  const file = path.join(dir, `bootstrap-${Date.now()}-${Math.random().toString(36).slice(2)}.sh`);
+  writePrivateFile(file, script);
+  const began = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn("sh", [file], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - began });
+    });
+  });
+}
+
+/** Six fresh cluster-enabled redis-servers from the plan, started and stopped by the enclosing describe. */
+function useFreshClusterNodes(password: string): { dir: () => string; seeds: () => Endpoint[] } {
+  let dir = "";
+  let nodes: LocalRedisNode[] = [];
+  before(async function () {
+    this.timeout(30_000);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-test-"));
+    const settings = validateStackSettings(
+      { clusterNodes: 6, replicasPerMaster: 1, nodeTimeoutMs: 2000, ...(password ? { password } : { allowNoPassword: true }) },
+      "test",
+    );
+    nodes = planTopology(settings).clusterNodes.map((plan) => new LocalRedisNode(plan, { dir, password, detached: false }));
+    await startLocalNodes(nodes, () => undefined);
+  });
+  after(async function () {
+    this.timeout(15_000);
+    await terminateProcesses(nodes.flatMap((n): ProcessIdentity[] => {
+      const id = n.identity();
+      return id ? [id] : [];
+    }), 1500);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir: () => dir, seeds: () => nodes.map((n) => ({ host: "127.0.0.1", port: n.port })) };
+}
+
+async function clusterInfo(seed: Endpoint, password: string): Promise<Map<string, string>> {
+  return parseInfo(String(await probeRedis(seed.port, ["CLUSTER", "INFO"], { password, timeoutMs: 2000 })));
+}
+
+/** `CLUSTER NODES` of one node, as `id -> "config-epoch flags-role slots"` (what a re-create would change). */
+async function clusterLayout(seed: Endpoint, password: string): Promise<Map<string, string>> {
+  const text = String(await probeRedis(seed.port, ["CLUSTER", "NODES"], { password, timeoutMs: 2000 }));
+  const layout = new Map<string, string>();
+  for (const line of text.trim().split("\n")) {
+    const [id, , flags, , , , epoch, , ...slots] = line.trim().split(" ");
+    const role = flags.includes("master") ? "master" : "replica";
+    layout.set(id, `${epoch} ${role} ${slots.join(",")}`);
+  }
+  return layout;
+}
+
+describe("renderBootstrapScript", function () {
+  const nodes = [1, 2, 3, 4, 5, 6].map((i) => ({ host: `10.0.0.${i}`, port: 6379 }));
+  const args = { nodes, replicasPerMaster: 1, timeoutSec: 60, passwordFile: "/run/secrets/redis-password" };
+
+  it("renders a script that dash parses, with the nodes, replicas, bound and password file", async function () {
+    const script = renderBootstrapScript(args);
+    expect(script.startsWith("#!/bin/sh\n")).to.equal(true);
+    expect(script).to.include("NODES='10.0.0.1:6379 10.0.0.2:6379 10.0.0.3:6379 10.0.0.4:6379 10.0.0.5:6379 10.0.0.6:6379'");
+    expect(script).to.include("REPLICAS=1");
+    expect(script).to.include("TIMEOUT_SEC=60");
+    expect(script).to.include("PASSWORD_FILE='/run/secrets/redis-password'");
+    expect(script).to.include("--cluster-replicas");
+    expect(script).not.to.match(/ -a /, "the password must never be passed with -a");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-syntax-"));
+    try {
+      const file = path.join(dir, "bootstrap.sh");
+      fs.writeFileSync(file, script);
+      const check = await new Promise<number | null>((resolve) => {
+        const child = spawn("sh", ["-n", file], { stdio: "ignore" });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        child.on("close", (code) => (clearTimeout(timer), resolve(code)));
+      });
+      expect(check).to.equal(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("quotes a password file path with quotes and spaces for sh", function () {
+    const script = renderBootstrapScript({ ...args, passwordFile: "/run/it's a file" });
+    expect(script).to.include(`PASSWORD_FILE='/run/it'\\''s a file'`);
+  });
+
+  it("rejects input that cannot form a cluster or could break the script", function () {
+    expect(() => renderBootstrapScript({ ...args, nodes: nodes.slice(0, 5) })).to.throw(/5 node\(s\).*need at least 6/);
+    expect(() => renderBootstrapScript({ ...args, nodes: [...nodes.slice(0, 5), { host: "10.0.0.1", port: 6379 }] })).to.throw(
+      /10\.0\.0\.1:6379 is listed twice/,
+    );
+    expect(() => renderBootstrapScript({ ...args, nodes: [{ host: "x; rm -rf /", port: 1 }, ...nodes] })).to.throw(/not an IP address/);
+    expect(() => renderBootstrapScript({ ...args, nodes: [{ host: "10.0.0.9", port: 70000 }, ...nodes] })).to.throw(/invalid port/);
+    expect(() => renderBootstrapScript({ ...args, timeoutSec: 0 })).to.throw(/timeoutSec/);
+    expect(() => renderBootstrapScript({ ...args, replicasPerMaster: -1 })).to.throw(/replicasPerMaster/);
+    expect(() => renderBootstrapScript({ ...args, passwordFile: "password" })).to.throw(/absolute path/);
+  });
+});
+
+describe("bootstrap script against real redis-server processes", function () {
+  describe("with a password", function () {
+    const password = "b00tstrap pass'word";
+    const fresh = useFreshClusterNodes(password);
+    let passwordFile = "";
+    let firstLayout = new Map<string, string>();
+
+    before(function () {
+      passwordFile = path.join(fresh.dir(), "password");
+      writePrivateFile(passwordFile, password);
+    });
+
+    it("forms a 6-node cluster: 3 masters with all slots, 3 replicas, cluster_state:ok everywhere", async function () {
+      this.timeout(40_000);
+      const seeds = fresh.seeds();
+      const run = await runScript(renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 30, passwordFile }), fresh.dir(), 35_000);
+      expect(run.code, run.stderr + run.stdout).to.equal(0);
+      expect(run.stdout).to.include("creating the cluster");
+      expect(run.stdout).to.include("cluster ready: all 6 nodes report cluster_state:ok");
+      expect(run.stdout + run.stderr).not.to.include(password);
+      for (const seed of seeds) {
+        const info = await clusterInfo(seed, password);
+        expect(info.get("cluster_state"), `${seed.port}`).to.equal("ok");
+        expect(info.get("cluster_known_nodes")).to.equal("6");
+        expect(info.get("cluster_slots_assigned")).to.equal("16384");
+      }
+      firstLayout = await clusterLayout(seeds[0], password);
+      const roles = [...firstLayout.values()].map((v) => v.split(" ")[1]);
+      expect(roles.filter((r) => r === "master")).to.have.length(3);
+      expect(roles.filter((r) => r === "replica")).to.have.length(3);
+    });
+
+    it("a second run skips the create: node IDs, roles, slots and config epochs unchanged", async function () {
+      this.timeout(20_000);
+      expect(firstLayout.size, "needs the cluster formed by the previous test").to.equal(6);
+      const seeds = fresh.seeds();
+      const run = await runScript(renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 10, passwordFile }), fresh.dir(), 15_000);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.include("cluster already formed");
+      expect(run.stdout).not.to.include("creating the cluster");
+      expect(await clusterLayout(seeds[0], password)).to.deep.equal(firstLayout);
+    });
+
+    it("exits non-zero within its bound, naming a node that never answers", async function () {
+      this.timeout(20_000);
+      const seeds = fresh.seeds();
+      const [deadPort] = await findFreePorts(1, { withBusPort: false, exclude: seeds.map((s) => s.port) });
+      const nodes = [...seeds, { host: "127.0.0.1", port: deadPort }];
+      const run = await runScript(renderBootstrapScript({ nodes, replicasPerMaster: 1, timeoutSec: 2, passwordFile }), fresh.dir(), 10_000);
+      expect(run.code).to.not.equal(0);
+      expect(run.code, "killed by the test's backstop instead of its own bound").to.not.equal(null);
+      expect(run.stderr).to.include(`node 127.0.0.1:${deadPort} did not answer PING within 2s`);
+      expect(run.stderr).to.match(/Connection refused/);
+      expect(run.ms).to.be.below(2000 + 2500);
+    });
+
+    it("fails clearly with a wrong password, without printing either password", async function () {
+      this.timeout(20_000);
+      const wrongFile = path.join(fresh.dir(), "wrong-password");
+      writePrivateFile(wrongFile, "not-the-password");
+      const run = await runScript(
+        renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec: 1, passwordFile: wrongFile }),
+        fresh.dir(),
+        10_000,
+      );
+      expect(run.code).to.not.equal(0);
+      expect(run.stderr).to.include(`node 127.0.0.1:${fresh.seeds()[0].port} did not answer PING`);
+      expect(run.stderr).to.match(/AUTH|NOAUTH|WRONGPASS/);
+      expect(run.stdout + run.stderr).not.to.include("not-the-password");
+      expect(run.stdout + run.stderr).not.to.include(password);
+    });
+  });
+
+  describe("without a password (no password file)", function () {
+    const fresh = useFreshClusterNodes("");
+    const noPasswordFile = "/nonexistent/redis-password";
+
+    it("does not re-create a partially formed cluster: waits, then fails with every node's state", async function () {
+      this.timeout(20_000);
+      const [a, b] = fresh.seeds();
+      expect(await probeRedis(a.port, ["CLUSTER", "MEET", "127.0.0.1", String(b.port)], { timeoutMs: 2000 })).to.equal("OK");
+      const run = await runScript(
+        renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec: 2, passwordFile: noPasswordFile }),
+        fresh.dir(),
+        10_000,
+      );
+      expect(run.code).to.not.equal(0);
+      expect(run.stdout).to.include("partially formed; not re-creating");
+      expect(run.stdout).not.to.include("creating the cluster:");
+      expect(run.stderr).to.include("cluster not ready within 2s (0 of 6 nodes ready)");
+      for (const seed of fresh.seeds()) expect(run.stderr).to.include(`127.0.0.1:${seed.port} cluster_state:fail`);
+      // Nothing was created: no node serves slots.
+      for (const seed of fresh.seeds()) expect((await clusterInfo(seed, "")).get("cluster_slots_assigned")).to.equal("0");
+    });
+
+    it("forms the cluster once the nodes are fresh again", async function () {
+      this.timeout(40_000);
+      const seeds = fresh.seeds();
+      // Undo the MEET of the previous test.
+      for (const seed of seeds) {
+        expect(await probeRedis(seed.port, ["CLUSTER", "RESET", "HARD"], { timeoutMs: 2000 })).to.equal("OK");
+      }
+      const run = await runScript(
+        renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 30, passwordFile: noPasswordFile }),
+        fresh.dir(),
+        35_000,
+      );
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).not.to.include("using the password");
+      for (const seed of seeds) expect((await clusterInfo(seed, "")).get("cluster_state")).to.equal("ok");
+    });
+  });
+});
