@@ -76,18 +76,20 @@ export interface RoundsOptions {
 }
 
 /**
- * Runs every contender once per round, rotating which one goes first, so that drift and
- * noise on a shared machine hit all contenders alike. Returns each contender's samples.
+ * Runs each matchup (the contenders compared with each other) back to back, once per
+ * round, rotating which contender goes first (A B, B A, …), so that drift and noise on a
+ * shared machine hit the contenders of a ratio alike. Returns each contender's samples.
  */
-export async function runInterleaved(contenders: readonly Contender[], options: RoundsOptions): Promise<RoundSamples> {
-  for (const c of contenders) {
-    await c.measure(options.warmupMs);
-  }
-  const samples: RoundSamples = new Map(contenders.map((c) => [c.id, []]));
+export async function runInterleaved(matchups: readonly (readonly Contender[])[], options: RoundsOptions): Promise<RoundSamples> {
+  const all = matchups.flat();
+  for (const c of all) await c.measure(options.warmupMs);
+  const samples: RoundSamples = new Map(all.map((c) => [c.id, []]));
   for (let round = 0; round < options.rounds; round++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const c = contenders[(round + k) % contenders.length];
+    for (const matchup of matchups) {
+      for (let k = 0; k < matchup.length; k++) {
+        const c = matchup[(round + k) % matchup.length];
         samples.get(c.id)!.push(await c.measure(options.budgetMs));
+      }
     }
   }
   return samples;

@@ -23,6 +23,8 @@ export interface RatioRow {
   denominator: { id: string; name: string; opsPerSec: number };
   /** Median over rounds of the per-round ratio (each round pairs runs close in time). */
   ratio: number;
+  /** The per-round ratios, to judge the noise. */
+  roundRatios: number[];
   target?: Target;
   check: Check;
 }

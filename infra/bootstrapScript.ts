@@ -178,7 +178,7 @@ elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
     log "redis-cli --cluster create succeeded"
   else
     rc=$?
-    fail "redis-cli --cluster create failed (exit $rc)"
+    fail "redis-cli --cluster create failed (exit $rc; its messages are above)"
   fi
 else
   log "cluster is partially formed; not re-creating it, waiting for it to settle:$REPORT"

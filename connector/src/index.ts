@@ -11,8 +11,21 @@ export { parseStackOutputs, parseStackOutputsJson } from "./stackOutputs";
 export { loadStackOutputs, loadStackOutputsFile, loadStackOutputsFromPulumi, type OutputsSource } from "./outputsLoader";
 export { envEntries, formatEnv, shellQuote, type EnvFormat, type EnvEntries } from "./envFormat";
 
-export { createAsyncClient, type AsyncClient } from "./client/asyncClient";
+export { createAsyncClient, lastConnectionError, type AsyncClient } from "./client/asyncClient";
 export { createClient, type ClientFor, type ConnectorClient } from "./client/factory";
 export { waitUntilReady, NotReadyError, explainConnectionError } from "./client/ready";
 export { assertUsernameSupported, serverHasAcl } from "./client/aclProbe";
 export { connect } from "./connect";
+export {
+  createSyncClient,
+  CommandTimeoutError,
+  SyncConnectError,
+  SyncClientClosedError,
+  type SyncRedisClient,
+  type SyncBatch,
+  type SyncCommands,
+  type SyncBatchCommands,
+  type BatchReply,
+  type BatchCommand,
+  type RefusedCommand,
+} from "./sync";

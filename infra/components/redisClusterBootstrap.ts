@@ -38,11 +38,11 @@ export class RedisClusterBootstrap extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.networkName }],
         uploads: [
           { file: BOOTSTRAP_SCRIPT_PATH, content: plan.script, permissions: "0755" },
-          {
-            file: BOOTSTRAP_PASSWORD_PATH,
-            content: pulumi.secret(pulumi.output(args.password).apply((p) => p ?? "")),
-            permissions: "0600",
-          },
+          // The provider rejects an upload with empty content; without a password the script
+          // finds no file and runs redis-cli without auth.
+          ...(args.password === undefined
+            ? []
+            : [{ file: BOOTSTRAP_PASSWORD_PATH, content: pulumi.secret(args.password), permissions: "0600" }]),
         ],
         // A job, not a service: must not be restarted or required to keep running; wait for its end
         // and keep its output. Not `rm`: it breaks together with `attach`.

@@ -150,6 +150,7 @@ export async function startLocalNodes(nodes: LocalRedisNode[], log: (line: strin
   clusterNodes.forEach((n, i) => assigned.set(n, clusterPorts[i]));
   otherNodes.forEach((n, i) => assigned.set(n, otherPorts[i]));
   for (const node of nodes) log(`  ${node.name} (${node.role}) on ${LOCAL_HOST}:${assigned.get(node)}`);
+  log(`waiting for the ${nodes.length} processes to answer`);
 
   await Promise.all(
     nodes.map(async (node) => {

@@ -117,7 +117,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   const createdAt = new Date().toISOString();
   const owner: ProcessIdentity = { pid: process.pid, startTime: processStartTime(process.pid) ?? "" };
-  const identities = (): ProcessIdentity[] => nodes.flatMap((n) => n.identity() ?? []);
+  const identities = (): ProcessIdentity[] =>
+    nodes.flatMap((n) => {
+      const id = n.identity();
+      return id ? [id] : [];
+    });
   const record = (): LocalStackRecord => ({
     version: 1,
     dir,
@@ -238,9 +242,15 @@ async function runBootstrap(
 
   const child = spawn("sh", [scriptPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });
   const errors: string[] = [];
+  // redis-cli reports its own errors ([ERR] ...) on stdout: keep the last lines for the message.
+  const recent: string[] = [];
   // redis-cli colours its --cluster output even when it is not on a terminal.
   const plain = (line: string): string => line.replace(/\x1b\[[0-9;]*m/g, "");
-  readline.createInterface({ input: child.stdout }).on("line", (line) => log(`  ${plain(line)}`));
+  readline.createInterface({ input: child.stdout }).on("line", (line) => {
+    recent.push(plain(line));
+    if (recent.length > 5) recent.shift();
+    log(`  ${plain(line)}`);
+  });
   readline.createInterface({ input: child.stderr }).on("line", (line) => {
     errors.push(plain(line));
     log(`  ${plain(line)}`);
@@ -252,7 +262,12 @@ async function runBootstrap(
     child.once("close", (code, signal) => resolve(code === 0 ? "" : signal ? `killed by ${signal}` : `exit code ${String(code)}`));
   });
   clearTimeout(backstop);
-  if (result !== "") throw new Error(`cluster bootstrap failed (${result}): ${errors.join(" | ") || "no message"}`);
+  if (result !== "") {
+    throw new Error(
+      `cluster bootstrap failed (${result}): ${errors.join(" | ") || "no message"}` +
+        (recent.length > 0 ? `; last output: ${recent.join(" | ")}` : ""),
+    );
+  }
 }
 
 /** Independent check after the script: every node reports `cluster_state:ok` and knows them all. */

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { expect } from "chai";
 import Redis, { Cluster } from "ioredis";
-import type { StackOutputs } from "@redis-on-docker/connector";
+import { createClient, loadConfig, waitUntilReady, type StackOutputs } from "@redis-on-docker/connector";
 import { defineRedisStack } from "../../infra/program";
 import { validateStackSettings, type StackSettings } from "../../infra/settings";
 import { CONTAINER_TYPE, ContainerExitError, DockerReplay, sweepLeftovers, type ContainerInspect } from "./replay/applyToDocker";
@@ -92,6 +92,8 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
   let resources: RecordedResource[];
   let outputs: StackOutputs;
   let mainReplay: DockerReplay;
+  /** One key per master (container address), chosen by the cluster's own slot map. */
+  let masterKeys: Array<{ master: string; key: string }>;
   let removeSignalHandlers: () => void = () => undefined;
 
   const cleanupAll = async (): Promise<void> => {
@@ -126,6 +128,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     const result = await replayProgram({ program: program(settings), project: PROJECT, stack: STACK, replay: mainReplay });
     resources = result.resources;
     outputs = result.exports as unknown as StackOutputs;
+    masterKeys = await keysOnEveryMaster();
   });
 
   after(async function () {
@@ -195,7 +198,42 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     expect(error?.message).to.match(/NOAUTH/);
   });
 
-  it("cluster: keys land on all three masters through the natMap, and each master holds its key", async () => {
+  /** Slot ranges by master as a node reports them, and a key for each master's ranges. */
+  async function keysOnEveryMaster(): Promise<Array<{ master: string; key: string }>> {
+    const seed = direct(outputs.cluster.seeds[0].host, outputs.cluster.seeds[0].port);
+    await seed.connect();
+    const slots = (await seed.call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number, ...unknown[]]]>;
+    const ranges = new Map<string, Array<[number, number]>>();
+    for (const [from, to, [host, port]] of slots) ranges.set(`${host}:${port}`, [...(ranges.get(`${host}:${port}`) ?? []), [from, to]]);
+    const out: Array<{ master: string; key: string }> = [];
+    for (const [master, owned] of ranges) {
+      for (let i = 0; i < 10_000; i++) {
+        const slot = Number(await seed.call("CLUSTER", "KEYSLOT", `e2e:key:${i}`));
+        if (owned.some(([from, to]) => slot >= from && slot <= to)) {
+          out.push({ master, key: `e2e:key:${i}` });
+          break;
+        }
+      }
+    }
+    seed.disconnect();
+    return out;
+  }
+
+  /** Reads `key` straight from `master`'s published port: there, not MOVED. */
+  async function valueOnMaster(master: string, key: string): Promise<string | null> {
+    const [host, port] = master.split(":");
+    const hostSide = viaNatMap(host, Number(port));
+    const node = direct(hostSide.host, hostSide.port);
+    await node.connect();
+    try {
+      return await node.get(key);
+    } finally {
+      node.disconnect();
+    }
+  }
+
+  it("cluster: three masters, and ioredis Cluster with the natMap puts a key on each", async () => {
+    expect(masterKeys.map((m) => m.master)).to.have.length(settings.clusterNodes / (settings.replicasPerMaster + 1));
     const cluster = new Cluster(outputs.cluster.seeds, {
       natMap: outputs.cluster.natMap,
       redisOptions: { password: password(), connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS },
@@ -203,36 +241,56 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       clusterRetryStrategy: (times) => (times > 3 ? null : 200),
     });
     clients.push(cluster);
-
-    // Slot ranges by master, as the cluster itself reports them (announced container addresses).
-    const slots = await cluster.cluster("SLOTS");
-    const masters = new Map<string, Array<[number, number]>>();
-    for (const [from, to, [host, port]] of slots) {
-      const key = `${host}:${port}`;
-      masters.set(key, [...(masters.get(key) ?? []), [from, to]]);
-    }
-    expect(masters.size).to.equal(settings.clusterNodes / (settings.replicasPerMaster + 1));
-
-    for (const [master, ranges] of masters) {
-      // A key whose slot this master serves.
-      let key = "";
-      for (let i = 0; i < 10_000 && key === ""; i++) {
-        const candidate = `e2e:key:${i}`;
-        const slot = Number(await cluster.cluster("KEYSLOT", candidate));
-        if (ranges.some(([from, to]) => slot >= from && slot <= to)) key = candidate;
-      }
-      expect(key, `a key for ${master}`).to.not.equal("");
-      await cluster.set(key, `on ${master}`);
-      expect(await cluster.get(key)).to.equal(`on ${master}`);
-
-      // Straight to that master's published port: the key is there, not MOVED.
-      const [host, port] = master.split(":");
-      const hostSide = viaNatMap(host, Number(port));
-      const node = direct(hostSide.host, hostSide.port);
-      await node.connect();
-      expect(await node.get(key)).to.equal(`on ${master}`);
+    for (const { master, key } of masterKeys) {
+      await cluster.set(key, `ioredis on ${master}`);
+      expect(await cluster.get(key)).to.equal(`ioredis on ${master}`);
+      expect(await valueOnMaster(master, key)).to.equal(`ioredis on ${master}`);
     }
   });
+
+  /** The subset of the sync facade this test uses: plain calls, no await. */
+  interface SyncKeyValue {
+    set(key: string, value: string): unknown;
+    get(key: string): string | null;
+    close(): void;
+  }
+
+  for (const topology of ["standalone", "cluster"] as const) {
+    for (const form of ["async", "sync"] as const) {
+      it(`connector ${topology}/${form}, configured from the outputs document: SET/GET${topology === "cluster" ? " on all three masters" : ""}`, async () => {
+        const config = loadConfig({ outputs, env: {}, overrides: { topology, form } });
+        const keys = topology === "cluster" ? masterKeys : [{ master: "", key: "e2e:standalone:connector" }];
+        const value = (key: string) => `${topology}/${form} ${key}`;
+        if (form === "async") {
+          const client = createClient({ ...config, form: "async" as const });
+          clients.push(client);
+          await waitUntilReady(client, COMMAND_TIMEOUT_MS);
+          for (const { key } of keys) {
+            await client.set(key, value(key));
+            expect(await client.get(key)).to.equal(value(key));
+          }
+        } else {
+          const client = createClient({ ...config, form: "sync" as const }) as unknown as SyncKeyValue;
+          try {
+            for (const { key } of keys) {
+              client.set(key, value(key));
+              expect(client.get(key)).to.equal(value(key));
+            }
+          } finally {
+            client.close();
+          }
+        }
+        for (const { master, key } of keys) {
+          if (topology === "cluster") expect(await valueOnMaster(master, key)).to.equal(value(key));
+        }
+        if (topology === "standalone") {
+          const check = direct(outputs.standalone.host, outputs.standalone.port);
+          await check.connect();
+          expect(await check.get(keys[0].key)).to.equal(value(keys[0].key));
+        }
+      });
+    }
+  }
 
   it("a second run of the bootstrap on the formed cluster exits 0 and changes nothing", async function () {
     this.timeout((settings.bootstrapTimeoutSec + 40) * 1000);

@@ -24,13 +24,19 @@ interface ScriptRun {
   ms: number;
 }
 
-/** Runs a rendered script with `sh`, killed after `timeoutMs` (the test's own bound). */
+/**
+ * The shell that runs the script: `sh` (dash on Debian). Set BOOTSTRAP_TEST_SHELL="busybox sh"
+ * to run the same tests under busybox, as in Alpine-based images.
+ */
+const SHELL = (process.env.BOOTSTRAP_TEST_SHELL ?? "sh").split(" ");
+
+/** Runs a rendered script with SHELL, killed after `timeoutMs` (the test's own bound). */
 function runScript(script: string, dir: string, timeoutMs: number): Promise<ScriptRun> {
   const file = path.join(dir, `bootstrap-${Date.now()}-${Math.random().toString(36).slice(2)}.sh`);
   writePrivateFile(file, script);
   const began = Date.now();
   return new Promise((resolve) => {
-    const child = spawn("sh", [file], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH } });
+    const child = spawn(SHELL[0], [...SHELL.slice(1), file], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -72,23 +78,28 @@ async function clusterInfo(seed: Endpoint, password: string): Promise<Map<string
   return parseInfo(String(await probeRedis(seed.port, ["CLUSTER", "INFO"], { password, timeoutMs: 2000 })));
 }
 
-/** `CLUSTER NODES` of one node, as `id -> "config-epoch flags-role slots"` (what a re-create would change). */
-async function clusterLayout(seed: Endpoint, password: string): Promise<Map<string, string>> {
-  const text = String(await probeRedis(seed.port, ["CLUSTER", "NODES"], { password, timeoutMs: 2000 }));
-  const layout = new Map<string, string>();
-  for (const line of text.trim().split("\n")) {
-    const [id, , flags, , , , epoch, , ...slots] = line.trim().split(" ");
-    const role = flags.includes("master") ? "master" : "replica";
-    layout.set(id, `${epoch} ${role} ${slots.join(",")}`);
-  }
-  return layout;
+/**
+ * Each node's own line of `CLUSTER NODES` (its `myself` entry), as `id role config-epoch slots`
+ * in seed order: what a re-create would change. Own lines, because another node's view of
+ * the roles may still lag behind right after the create.
+ */
+async function clusterLayout(seeds: Endpoint[], password: string): Promise<string[]> {
+  return Promise.all(
+    seeds.map(async (seed) => {
+      const text = String(await probeRedis(seed.port, ["CLUSTER", "NODES"], { password, timeoutMs: 2000 }));
+      const own = text.split("\n").find((line) => line.split(" ")[2]?.includes("myself"));
+      if (!own) throw new Error(`127.0.0.1:${seed.port}: no myself line in CLUSTER NODES`);
+      const [id, , flags, , , , epoch, , ...slots] = own.trim().split(" ");
+      return `${id} ${flags.includes("master") ? "master" : "replica"} ${epoch} ${slots.join(",")}`;
+    }),
+  );
 }
 
 describe("renderBootstrapScript", function () {
   const nodes = [1, 2, 3, 4, 5, 6].map((i) => ({ host: `10.0.0.${i}`, port: 6379 }));
   const args = { nodes, replicasPerMaster: 1, timeoutSec: 60, passwordFile: "/run/secrets/redis-password" };
 
-  it("renders a script that dash parses, with the nodes, replicas, bound and password file", async function () {
+  it(`renders a script that ${SHELL.join(" ")} parses, with the nodes, replicas, bound and password file`, async function () {
     const script = renderBootstrapScript(args);
     expect(script.startsWith("#!/bin/sh\n")).to.equal(true);
     expect(script).to.include("NODES='10.0.0.1:6379 10.0.0.2:6379 10.0.0.3:6379 10.0.0.4:6379 10.0.0.5:6379 10.0.0.6:6379'");
@@ -102,7 +113,7 @@ describe("renderBootstrapScript", function () {
       const file = path.join(dir, "bootstrap.sh");
       fs.writeFileSync(file, script);
       const check = await new Promise<number | null>((resolve) => {
-        const child = spawn("sh", ["-n", file], { stdio: "ignore" });
+        const child = spawn(SHELL[0], [...SHELL.slice(1), "-n", file], { stdio: "ignore" });
         const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
         child.on("close", (code) => (clearTimeout(timer), resolve(code)));
       });
@@ -130,12 +141,12 @@ describe("renderBootstrapScript", function () {
   });
 });
 
-describe("bootstrap script against real redis-server processes", function () {
+describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server processes`, function () {
   describe("with a password", function () {
     const password = "b00tstrap pass'word";
     const fresh = useFreshClusterNodes(password);
     let passwordFile = "";
-    let firstLayout = new Map<string, string>();
+    let firstLayout: string[] = [];
 
     before(function () {
       passwordFile = path.join(fresh.dir(), "password");
@@ -156,21 +167,21 @@ describe("bootstrap script against real redis-server processes", function () {
         expect(info.get("cluster_known_nodes")).to.equal("6");
         expect(info.get("cluster_slots_assigned")).to.equal("16384");
       }
-      firstLayout = await clusterLayout(seeds[0], password);
-      const roles = [...firstLayout.values()].map((v) => v.split(" ")[1]);
+      firstLayout = await clusterLayout(seeds, password);
+      const roles = firstLayout.map((v) => v.split(" ")[1]);
       expect(roles.filter((r) => r === "master")).to.have.length(3);
       expect(roles.filter((r) => r === "replica")).to.have.length(3);
     });
 
     it("a second run skips the create: node IDs, roles, slots and config epochs unchanged", async function () {
       this.timeout(20_000);
-      expect(firstLayout.size, "needs the cluster formed by the previous test").to.equal(6);
+      expect(firstLayout, "needs the cluster formed by the previous test").to.have.length(6);
       const seeds = fresh.seeds();
       const run = await runScript(renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 10, passwordFile }), fresh.dir(), 15_000);
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.include("cluster already formed");
       expect(run.stdout).not.to.include("creating the cluster");
-      expect(await clusterLayout(seeds[0], password)).to.deep.equal(firstLayout);
+      expect(await clusterLayout(seeds, password)).to.deep.equal(firstLayout);
     });
 
     it("exits non-zero within its bound, naming a node that never answers", async function () {

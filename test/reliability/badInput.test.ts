@@ -14,7 +14,11 @@ import path from "node:path";
 import { readStackSettings } from "../../infra/program";
 import { SettingError } from "../../infra/settings";
 import { runMocked } from "../infra/support/pulumiMocks";
+import { startLocalStack, type LocalStack } from "../../infra/local/runner";
+import { probeRedis } from "../../infra/local/redisProbe";
+import { withNode } from "./support/clusterProbe";
 import { runBounded, type BoundedResult } from "./support/boundedRun";
+import { startOwnRedis, type OwnRedis } from "./support/ownRedis";
 
 const CLI = path.resolve(__dirname, "../../connector/dist/cli.js");
 /** Distinctive, with a space, quotes and non-ASCII: any echo of it (or of its core) is caught. */
@@ -216,5 +220,135 @@ describe("reliability: bad input gives one clear, secret-free error", function (
         expectNoSecret([error.message, String(error.stack)], "the error");
       });
     }
+  });
+
+  /*
+   * Redis 5 has no ACL users, so a username must never be sent to it. These machines run
+   * Redis 7, which has ACLs. The connector decides from the server's answer to `HELLO 2`
+   * (Redis 5 answers "-ERR unknown command"), so the honest test of that rule is a real
+   * Redis 7 server with HELLO renamed away: to that probe it answers exactly like 5.0.4.
+   * The server's own command statistics then show whether an AUTH reached it at all.
+   */
+  describe("a username for a server without ACL users (Redis 5 rule)", function () {
+    let server: OwnRedis | undefined;
+    afterEach(async function () {
+      await server?.stop();
+      server = undefined;
+    });
+
+    async function authCallsDuringCheck(extraDirectives: string[]): Promise<{ run: BoundedResult; authSeen: boolean; port: number }> {
+      server = await startOwnRedis(SECRET, extraDirectives);
+      const port = server.port;
+      return withNode({ host: "127.0.0.1", port }, SECRET, async (redis) => {
+        await redis.config("RESETSTAT"); // after this connection's own AUTH
+        const run = runBounded(process.execPath, [CLI, "check"], {
+          env: { REDIS_PORT: String(port), REDIS_PASSWORD: SECRET, REDIS_USERNAME: "app", REDIS_CONNECT_TIMEOUT_MS: "2000" },
+          timeoutMs: CLI_BOUND_MS,
+        });
+        const stats = await redis.info("commandstats");
+        return { run, authSeen: /^cmdstat_auth:/m.test(stats), port };
+      });
+    }
+
+    it("is refused before any AUTH is sent, naming REDIS_USERNAME", async function () {
+      const { run, authSeen, port } = await authCallsDuringCheck(['rename-command HELLO ""']);
+      expect(run.failure, describeRun(run)).to.equal(undefined);
+      expect(run.status, describeRun(run)).to.equal(1);
+      const lines = run.stderr.trimEnd().split("\n");
+      expect(lines, describeRun(run)).to.have.length(1);
+      expect(lines[0]).to.include("REDIS_USERNAME");
+      expect(lines[0], "names the server it asked").to.include(`127.0.0.1:${port}`);
+      expectNoSecret([run.stdout, run.stderr], "CLI output");
+      expect(authSeen, "an AUTH reached the server").to.equal(false);
+      expect(run.leftoverFiles).to.deep.equal([]);
+      expect(run.leftoverProcesses).to.deep.equal([]);
+    });
+
+    it("control: with ACLs (HELLO known) the username is sent, and the AUTH shows in the server's stats", async function () {
+      // No user "app" exists, so AUTH fails; what matters is that the statistics see it.
+      const { run, authSeen } = await authCallsDuringCheck([]);
+      expect(run.status, describeRun(run)).to.equal(1);
+      expect(authSeen, "AUTH reached the server").to.equal(true);
+      expectNoSecret([run.stdout, run.stderr], "CLI output");
+    });
+  });
+
+  describe("a password with spaces, quotes, $, backslash and non-ASCII works end to end", function () {
+    // No backtick: dotenv cannot quote a value holding ', " and ` at once (the CLI says so).
+    const PASSWORD = `e2e Zx9 "dq" 'sq' $HOME \\ ü✓ ${"end"}`;
+    let stack: LocalStack | undefined;
+    before(async function () {
+      this.timeout(30_000);
+      stack = await startLocalStack({ password: PASSWORD });
+    });
+    after(async function () {
+      await stack?.stop();
+    });
+
+    function envLines(format: "json" | "shell" | "dotenv", topology: "standalone" | "cluster"): string {
+      const run = runBounded(process.execPath, [CLI, "env", "--file", (stack as LocalStack).outputsFile, "--format", format, "--topology", topology, "--include-secrets"], { timeoutMs: CLI_BOUND_MS });
+      expect(run.status, describeRun(run)).to.equal(0);
+      expect(run.stderr, "nothing on stderr").to.equal("");
+      return run.stdout;
+    }
+
+    it("the outputs document -> env lines round-trip the exact password (json, shell, dotenv)", function () {
+      expect(JSON.parse(envLines("json", "standalone")).REDIS_PASSWORD).to.equal(PASSWORD);
+      const shell = runBounded("bash", ["-c", '. ./env.sh && printf %s "$REDIS_PASSWORD"'], { files: { "env.sh": envLines("shell", "standalone") } });
+      expect(shell.stdout).to.equal(PASSWORD);
+      // Node's own dotenv reader (`--env-file`) is what apps use.
+      const dotenv = runBounded(process.execPath, ["--env-file=app.env", "-e", "process.stdout.write(process.env.REDIS_PASSWORD)"], { files: { "app.env": envLines("dotenv", "standalone") } });
+      expect(dotenv.stdout).to.equal(PASSWORD);
+    });
+
+    for (const topology of ["standalone", "cluster"] as const) {
+      it(`${topology}: an app configured only by the CLI's env lines connects (check) and never prints the password`, function () {
+        const run = runBounded("bash", ["-c", `. ./env.sh && exec "${process.execPath}" "${CLI}" check`], {
+          files: { "env.sh": envLines("shell", topology) },
+          timeoutMs: CLI_BOUND_MS,
+        });
+        expect(run.status, describeRun(run)).to.equal(0);
+        expect(run.stdout).to.match(new RegExp(`^ok: ${topology} PONG`));
+        expect(run.stdout.includes(PASSWORD) || run.stderr.includes(PASSWORD), "password printed").to.equal(false);
+        expect(run.leftoverProcesses).to.deep.equal([]);
+      });
+
+      it(`${topology}: both forms (async and sync) SET and GET with config from those env lines`, function () {
+        const connector = path.resolve(__dirname, "../../connector");
+        // The app reads REDIS_* only; the script text holds no secret.
+        const app = [
+          `const c = require(${JSON.stringify(connector)});`,
+          "(async () => {",
+          "  const out = {};",
+          "  const asyncClient = await c.connect({ overrides: { form: 'async' } });",
+          "  await asyncClient.set('e2e:name', 'async value');",
+          "  out.async = await asyncClient.get('e2e:name');",
+          "  asyncClient.disconnect();",
+          "  const syncClient = c.createClient(c.loadConfig({ overrides: { form: 'sync' } }));",
+          "  syncClient.set('e2e:name', 'sync value');",
+          "  out.sync = syncClient.get('e2e:name');",
+          "  syncClient.close();",
+          "  process.stdout.write(JSON.stringify(out));",
+          "})().catch((e) => { process.stderr.write(String(e && e.message)); process.exitCode = 1; });",
+        ].join("\n");
+        const run = runBounded("bash", ["-c", `. ./env.sh && exec "${process.execPath}" app.js`], {
+          files: { "env.sh": envLines("shell", topology), "app.js": app },
+          timeoutMs: CLI_BOUND_MS,
+        });
+        expect(run.status, describeRun(run)).to.equal(0);
+        expect(JSON.parse(run.stdout)).to.deep.equal({ async: "async value", sync: "sync value" });
+        expect(run.stderr.includes(PASSWORD), "password printed").to.equal(false);
+        expect(run.leftoverProcesses).to.deep.equal([]);
+      });
+    }
+
+    it("the password really is required by every server, and this one is accepted", async function () {
+      const live = stack as LocalStack;
+      for (const port of [live.outputs.standalone.port, ...live.outputs.cluster.seeds.map((s) => s.port)]) {
+        const wrong = await probeRedis(port, ["PING"], { password: "not-the-password", timeoutMs: 2000 }).catch((e: unknown) => e);
+        expect(String(wrong), `port ${port} with a wrong password`).to.match(/WRONGPASS|invalid password/i);
+        expect(await probeRedis(port, ["PING"], { password: PASSWORD, timeoutMs: 2000 }), `port ${port}`).to.equal("PONG");
+      }
+    });
   });
 });

@@ -16,6 +16,7 @@ import Redis, { Cluster } from "ioredis";
 import { startLocalStack, type LocalStack } from "../../infra/local/runner";
 import { clusterNodes, keysOnEveryMaster, sleep, waitFor, withNode, type ClusterNodeInfo } from "./support/clusterProbe";
 import { asyncKeyValue } from "./support/keyValue";
+import { ANNOUNCED_HOST, announceAllUnreachable, announceUnreachable } from "./support/natEmulation";
 import { COMMAND_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "./support/stackClients";
 import { SyncLoadProcess } from "./support/syncLoad";
 import { AsyncWorkload, confirmedValues, summarize, type CallRecord, type WorkloadKey } from "./support/workload";
@@ -38,7 +39,13 @@ function confirmedOnEveryShard(records: CallRecord[], shards: string[]): boolean
   return shards.every((s) => records.some((r) => r.shard === s && r.op === "write" && r.ok && (r.replicasAcked ?? 0) >= 1));
 }
 
-describe("reliability: cluster failover under load (SIGKILL a master)", function () {
+/**
+ * `direct`: the local runner's cluster as is (nodes announce 127.0.0.1:<port>).
+ * `natMap`: nodes announce 127.0.0.2:<port>, where nothing listens, as Docker nodes announce
+ * container IPs; the client reaches them only through the natMap (see natEmulation.ts).
+ */
+
+for (const variant of ["direct", "natMap"] as const) describe(`reliability: cluster failover under load (SIGKILL a master), ${variant}`, function () {
   this.timeout(60_000);
 
   let stack: LocalStack | undefined;
@@ -60,6 +67,7 @@ describe("reliability: cluster failover under load (SIGKILL a master)", function
   it("promotes the replica, both forms recover in bounded time, nothing confirmed is lost, the old master rejoins", async function () {
     const live = stack as LocalStack;
     const seed = live.outputs.cluster.seeds[0];
+    const outputs = variant === "natMap" ? await withUnreachableAnnouncements(live) : live.outputs;
 
     // Preconditions: replication links are up (a replica that never synced cannot be promoted).
     const initialView = await clusterNodes(seed, PASSWORD);
@@ -76,10 +84,10 @@ describe("reliability: cluster failover under load (SIGKILL a master)", function
     const toWorkload = (keys: Map<string, string>): WorkloadKey[] => [...keys].map(([key, shard]) => ({ key, shard }));
     const shards = masters.map((m) => m.id);
 
-    asyncClient = await readyAsyncClient(reliabilityConfig(live.outputs, "cluster", "async"));
+    asyncClient = await readyAsyncClient(reliabilityConfig(outputs, "cluster", "async"));
     asyncLoad = new AsyncWorkload(asyncKeyValue(asyncClient), { keys: toWorkload(asyncKeys), waitTimeoutMs: WAIT_TIMEOUT_MS, pauseMs: 5 });
     syncLoad = await SyncLoadProcess.start(
-      reliabilityConfig(live.outputs, "cluster", "sync"),
+      reliabilityConfig(outputs, "cluster", "sync"),
       { keys: toWorkload(syncKeys), waitTimeoutMs: WAIT_TIMEOUT_MS, pauseMs: 5 },
       15_000,
     );
@@ -117,6 +125,7 @@ describe("reliability: cluster failover under load (SIGKILL a master)", function
     // --- restart the killed node: it must come back as a replica of the promoted one ---
     await live.restartNode(victimNode!.name);
     const restartedAt = Date.now();
+    if (variant === "natMap") await announceUnreachable(victim.port, PASSWORD);
     const rejoinedAt = await waitFor("old master rejoined as a replica with a live link", REJOIN_BOUND_MS, async () => {
       const view = await clusterNodes({ host: seed.host, port: victim.port }, PASSWORD);
       const self = view.find((n) => n.id === victim.id);
@@ -158,7 +167,7 @@ describe("reliability: cluster failover under load (SIGKILL a master)", function
       confirmedBeforeKill,
     };
     // The recovery figures docs/reliability.md quotes come from this line.
-    console.log(`      failover figures: ${JSON.stringify(report)}`);
+    console.log(`      failover figures (${variant}): ${JSON.stringify(report)}`);
 
     // 1. The replica was promoted (checked by waitFor) — and within the node timeout + election.
     expect(report.promotedMs, "kill -> replica promoted (ms)").to.be.at.most(resumeDeadline);
@@ -210,3 +219,16 @@ describe("reliability: cluster failover under load (SIGKILL a master)", function
     expect(inspect(report).includes(PASSWORD)).to.equal(false);
   });
 });
+
+/** The outputs document as the Docker stack would give it: seeds on host ports, plus the natMap. */
+async function withUnreachableAnnouncements(live: LocalStack): Promise<LocalStack["outputs"]> {
+  const ports = live.outputs.cluster.seeds.map((s) => s.port);
+  const natMap = await announceAllUnreachable(ports, PASSWORD);
+  // Without the natMap the announced addresses lead nowhere: nothing listens on them.
+  const unreachable = await withNode({ host: ANNOUNCED_HOST, port: ports[0] }, PASSWORD, (r) => r.ping()).then(
+    () => false,
+    () => true,
+  );
+  expect(unreachable, `${ANNOUNCED_HOST}:${ports[0]} must not answer`).to.equal(true);
+  return { ...live.outputs, cluster: { ...live.outputs.cluster, natMap } };
+}

@@ -34,7 +34,27 @@ export function createAsyncClient(config: ConnectorConfig & { topology: "cluster
 export function createAsyncClient(config: ConnectorConfig): AsyncClient;
 export function createAsyncClient(config: ConnectorConfig): AsyncClient {
   const client = config.topology === "standalone" ? createStandalone(config) : createCluster(config);
+  recordConnectionErrors(client);
   return redactInspection(client);
+}
+
+const lastErrors = new WeakMap<AsyncClient, Error>();
+
+/**
+ * The last connection error a connector-built client reported (`error` / `node error`
+ * events), for messages such as `waitUntilReady`'s. Listening also keeps ioredis from
+ * printing "Unhandled error event" lines: the errors still reach callers as rejected commands.
+ */
+export function lastConnectionError(client: AsyncClient): Error | undefined {
+  return lastErrors.get(client);
+}
+
+function recordConnectionErrors(client: AsyncClient): void {
+  const record = (error: Error): void => {
+    lastErrors.set(client, error);
+  };
+  client.on("error", record);
+  client.on("node error", record);
 }
 
 function createStandalone(config: ConnectorConfig): Redis {

@@ -5,12 +5,7 @@
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
 import type { ConnectorConfig } from "../config/types";
-// TEMP until helper D's connector/src/sync lands: replace with
-// import { createSyncClient, type SyncRedisClient } from "../sync";
-interface SyncRedisClient { close(): void }
-function createSyncClient(_config: ConnectorConfig): SyncRedisClient {
-  throw new Error("the sync form is not built yet");
-}
+import { createSyncClient, type SyncRedisClient } from "../sync";
 import { createAsyncClient } from "./asyncClient";
 
 /** Any client the connector builds. */

@@ -1,6 +1,6 @@
 /** Waiting, bounded, until an async client can serve commands. */
 import { Cluster } from "ioredis";
-import type { AsyncClient } from "./asyncClient";
+import { lastConnectionError, type AsyncClient } from "./asyncClient";
 
 /** The client did not become ready in time, or gave up; `lastError` is the last connection error seen. */
 export class NotReadyError extends Error {
@@ -40,7 +40,7 @@ export function waitUntilReady(client: AsyncClient, timeoutMs: number): Promise<
   if (client.status === "ready") return Promise.resolve();
   const target = describeTarget(client);
   return new Promise<void>((resolve, reject) => {
-    let lastError: Error | undefined;
+    let lastError: Error | undefined = lastConnectionError(client);
     const lastErrorText = (): string => (lastError === undefined ? "no error reported" : explainConnectionError(lastError));
     const cleanup = (): void => {
       clearTimeout(timer);

@@ -114,7 +114,6 @@ interface MonitorLike {
 /** Pulumi's own "all outstanding resource RPCs are done" wait (what the language host awaits before exit). */
 function waitForRegistrations(): Promise<void> {
   // Internal in the typings but exported at run time; checked so that an SDK change fails loudly.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
   if (typeof settings.waitForRPCs !== "function") {
     throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs; adapt test/e2e/replay/recordProgram.ts");
@@ -240,7 +239,8 @@ export async function recordProgram(
     }));
     return { resources, exports: exported === undefined ? undefined : toPlain(exported, "exports") };
   } finally {
-    process.removeListener("unhandledRejection", onUnhandled);
+    // Late rejections of this run are still this run's: keep collecting them for a moment.
+    setTimeout(() => process.removeListener("unhandledRejection", onUnhandled), 2000).unref();
     monitor.registerResource = original;
     if (previousMonitor !== undefined) pulumi.runtime.setMockOptions(previousMonitor, previousProject, previousStack);
   }

@@ -1,0 +1,45 @@
+/**
+ * The sync facade's method names, derived from ioredis's own command list
+ * (`@ioredis/commands`, the list ioredis builds its Commander from), never typed out.
+ * Both threads load this module, so a method travels as its index in METHOD_NAMES.
+ */
+import { list as redisCommandList } from "@ioredis/commands";
+
+/** Commands that switch the connection into a push mode a blocking call cannot serve. */
+export const REFUSED_COMMANDS: ReadonlySet<string> = new Set([
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "sunsubscribe",
+  "monitor",
+]);
+
+/**
+ * Handled by the facade itself rather than sent as a command: MULTI/EXEC/QUIT are
+ * client-side verbs here (`multi()`, `batch.exec()`, `quit()`).
+ */
+const FACADE_VERBS: ReadonlySet<string> = new Set(["multi", "exec", "quit"]);
+
+/** Redis command names (lower case) exposed as sync methods, as ioredis exposes them. */
+export const COMMAND_NAMES: readonly string[] = redisCommandList.filter(
+  (name) => !REFUSED_COMMANDS.has(name) && !FACADE_VERBS.has(name),
+);
+
+/** ioredis method names the worker may call: every command, its `…Buffer` twin, `call`/`callBuffer`. */
+export const METHOD_NAMES: readonly string[] = [
+  "call",
+  "callBuffer",
+  ...COMMAND_NAMES.flatMap((name) => [name, `${name}Buffer`]),
+];
+
+export const METHOD_INDEX: ReadonlyMap<string, number> = new Map(METHOD_NAMES.map((m, i) => [m, i]));
+
+/** The error for a refused command, shared by typed methods and `call()`. */
+export function subscriberModeRefused(command: string): Error {
+  return new TypeError(
+    `The sync Redis client does not support ${command.toUpperCase()}: subscriber/monitor mode ` +
+      "pushes messages with no request to block on. Use the async client (form: async) for pub/sub.",
+  );
+}

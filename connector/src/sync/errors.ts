@@ -1,0 +1,98 @@
+/**
+ * Errors of the sync facade, and the rebuilding of errors that crossed the thread
+ * boundary as data (codec.ts) into the same classes ioredis throws.
+ */
+import { ReplyError } from "ioredis";
+import { MaxRetriesPerRequestError } from "ioredis/built/errors";
+import ClusterAllFailedError from "ioredis/built/errors/ClusterAllFailedError";
+import type { EncodedError } from "./codec";
+
+/** A command (or the start-up) got no reply within its bound. */
+export class CommandTimeoutError extends Error {
+  override get name(): string {
+    return "CommandTimeoutError";
+  }
+}
+
+/** The client could not connect (or authenticate) within `connectTimeoutMs`. */
+export class SyncConnectError extends Error {
+  override get name(): string {
+    return "SyncConnectError";
+  }
+}
+
+/** The client was closed, or its worker thread stopped; create a new one. */
+export class SyncClientClosedError extends Error {
+  override get name(): string {
+    return "SyncClientClosedError";
+  }
+}
+
+// redis-errors ships no types; these are the classes ioredis's errors derive from.
+const redisErrors = require("redis-errors") as Record<
+  "RedisError" | "ParserError" | "AbortError" | "InterruptError",
+  new (message?: string) => Error
+>;
+
+const ERROR_CLASSES: ReadonlyMap<string, new (message?: string) => Error> = new Map<
+  string,
+  new (message?: string) => Error
+>([
+  ["Error", Error],
+  ["TypeError", TypeError],
+  ["RangeError", RangeError],
+  ["SyntaxError", SyntaxError],
+  ["ReplyError", ReplyError as new (message?: string) => Error],
+  ["RedisError", redisErrors.RedisError],
+  ["ParserError", redisErrors.ParserError],
+  ["AbortError", redisErrors.AbortError],
+  ["InterruptError", redisErrors.InterruptError],
+  ["MaxRetriesPerRequestError", MaxRetriesPerRequestError as unknown as new (message?: string) => Error],
+  ["ClusterAllFailedError", ClusterAllFailedError as unknown as new (message?: string) => Error],
+  ["CommandTimeoutError", CommandTimeoutError],
+  ["SyncConnectError", SyncConnectError],
+]);
+
+/** ioredis's own command timeout (its `commandTimeout` option) says just this. */
+const IOREDIS_TIMEOUT_MESSAGE = "Command timed out";
+
+/**
+ * Rebuilds an error from the worker as the same class (a real Error object whose
+ * prototype is the class's, made without running constructors that want other
+ * arguments), with its name, message and ioredis's properties such as `command`.
+ * ioredis's bare "Command timed out" becomes a CommandTimeoutError, the same class
+ * the facade throws when its own bound expires.
+ */
+export function makeErrorReviver(commandTimeoutMs: number): (encoded: EncodedError) => Error {
+  return (encoded) => {
+    if (encoded.className === "Error" && encoded.message === IOREDIS_TIMEOUT_MESSAGE) {
+      return Object.assign(timeoutFromProps(encoded.props, commandTimeoutMs), encoded.props);
+    }
+    return reviveError(encoded);
+  };
+}
+
+function reviveError(encoded: EncodedError): Error {
+  const cls = ERROR_CLASSES.get(encoded.className);
+  const err = Reflect.construct(Error, [encoded.message], cls ?? Error) as Error;
+  if (cls === undefined || err.name !== encoded.name) {
+    Object.defineProperty(err, "name", { value: encoded.name, configurable: true, writable: true });
+  }
+  return Object.assign(err, encoded.props);
+}
+
+function timeoutFromProps(props: Record<string, unknown>, commandTimeoutMs: number): CommandTimeoutError {
+  const command = props.command as { name?: unknown } | undefined;
+  const what = typeof command?.name === "string" ? command.name.toUpperCase() : "the command";
+  return new CommandTimeoutError(
+    `${IOREDIS_TIMEOUT_MESSAGE}: ${what} got no reply within ${commandTimeoutMs} ms (commandTimeoutMs)`,
+  );
+}
+
+/** The facade's own bound expired: the worker did not answer at all. */
+export function facadeTimeout(what: string, boundMs: number): CommandTimeoutError {
+  return new CommandTimeoutError(
+    `${IOREDIS_TIMEOUT_MESSAGE}: ${what} got no reply within ${boundMs} ms ` +
+      "(commandTimeoutMs plus margin); the server or the client's worker thread is not answering",
+  );
+}

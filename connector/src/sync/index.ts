@@ -1,0 +1,12 @@
+/** The sync facade: a blocking Redis client (standalone or cluster) over ioredis. */
+export { createSyncClient, SYNC_TIMEOUT_MARGIN_MS, WORKER_START_MARGIN_MS } from "./syncClient";
+export { CommandTimeoutError, SyncConnectError, SyncClientClosedError } from "./errors";
+export type {
+  SyncRedisClient,
+  SyncBatch,
+  SyncCommands,
+  SyncBatchCommands,
+  BatchReply,
+  BatchCommand,
+  RefusedCommand,
+} from "./types";

@@ -1,0 +1,71 @@
+/**
+ * The wire between the calling thread and the worker: one control Int32Array and two
+ * byte areas, all SharedArrayBuffers made once per client.
+ *
+ * Request: the caller writes the encoded request into the request area under a
+ * seqlock (REQ_SEQ = 0 while writing, then the request's seq) and wakes the worker
+ * with a tiny `postMessage(seq)`; a request too big for the area, or with a value the
+ * codec cannot encode, travels in the message itself.
+ * Reply: the worker writes the encoded reply into the reply area, sets REPLY_KIND /
+ * REPLY_STATUS, stores REPLY_SEQ = seq and `Atomics.notify`s; the caller blocks in
+ * `Atomics.wait` on REPLY_SEQ. A reply too big for the area goes through the port
+ * (`receiveMessageOnPort`). The worker answers only its latest request, once, so a
+ * late reply can never overwrite one the caller is reading.
+ */
+
+export const CTL_REQ_SEQ = 0;
+export const CTL_REPLY_SEQ = 1;
+export const CTL_REPLY_KIND = 2;
+export const CTL_REPLY_STATUS = 3;
+/** Set by the worker when it stops for good (crash, close). */
+export const CTL_WORKER_GONE = 4;
+export const CTL_SLOTS = 8;
+
+export const REPLY_IN_SHARED = 0;
+/** Codec bytes in a transferred buffer, message `{ seq, bytes }`. */
+export const REPLY_IN_PORT_BYTES = 1;
+/** Structured clone, message `{ seq, value }` (values the codec cannot encode). */
+export const REPLY_IN_PORT_CLONE = 2;
+
+export const STATUS_VALUE = 0;
+export const STATUS_THROW = 1;
+
+/** The start-up handshake answers this seq; requests start after it. */
+export const READY_SEQ = 1;
+
+export const OP_COMMAND = 1;
+export const OP_BATCH = 2;
+export const OP_CLOSE = 3;
+
+export const BATCH_PIPELINE = 0;
+export const BATCH_MULTI = 1;
+
+export const REQUEST_AREA_BYTES = 256 * 1024;
+export const REPLY_AREA_BYTES = 1024 * 1024;
+
+/** One queued command of a batch: method index and arguments. */
+export type BatchEntry = [method: number, args: unknown[]];
+
+/** A request in decoded form (as the worker sees it). */
+export type Request =
+  | { op: typeof OP_COMMAND; method: number; args: unknown[] }
+  | { op: typeof OP_BATCH; kind: number; entries: BatchEntry[] }
+  | { op: typeof OP_CLOSE };
+
+/** Messages from the caller to the worker. */
+export type RequestMessage =
+  | number // seq: the request is in the shared area
+  | { seq: number; bytes: Uint8Array } // codec bytes
+  | { seq: number; request: Request }; // structured clone
+
+/** Messages from the worker to the caller (large replies only). */
+export type ReplyMessage = { seq: number; bytes: Uint8Array } | { seq: number; value: unknown };
+
+/** What the worker gets as workerData. */
+export interface WorkerInit {
+  config: import("../config/types").ConnectorConfig;
+  control: SharedArrayBuffer;
+  requestArea: SharedArrayBuffer;
+  replyArea: SharedArrayBuffer;
+  port: import("worker_threads").MessagePort;
+}

@@ -1,0 +1,370 @@
+/**
+ * The blocking client: an ioredis client in a worker thread, the caller blocked in
+ * `Atomics.wait` until the reply is in shared memory (protocol.ts).
+ */
+import { existsSync } from "fs";
+import * as path from "path";
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "worker_threads";
+import type { ConnectorConfig } from "../config/types";
+import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
+import { METHOD_INDEX, METHOD_NAMES, REFUSED_COMMANDS, subscriberModeRefused } from "./commands";
+import { SyncClientClosedError, facadeTimeout, makeErrorReviver } from "./errors";
+import {
+  BATCH_MULTI,
+  BATCH_PIPELINE,
+  CTL_REPLY_KIND,
+  CTL_REPLY_SEQ,
+  CTL_REPLY_STATUS,
+  CTL_REQ_SEQ,
+  CTL_SLOTS,
+  CTL_WORKER_GONE,
+  OP_BATCH,
+  OP_CLOSE,
+  OP_COMMAND,
+  READY_SEQ,
+  REPLY_AREA_BYTES,
+  REPLY_IN_PORT_BYTES,
+  REPLY_IN_SHARED,
+  REQUEST_AREA_BYTES,
+  STATUS_THROW,
+  type BatchEntry,
+  type ReplyMessage,
+  type Request,
+  type WorkerInit,
+} from "./protocol";
+import type { BatchCommand, BatchReply, SyncBatch, SyncRedisClient } from "./types";
+
+/**
+ * Added to commandTimeoutMs for the caller's own bound. ioredis's commandTimeout
+ * (in the worker) normally answers first; this bound catches a stuck or dead worker.
+ */
+export const SYNC_TIMEOUT_MARGIN_MS = 500;
+/** Added to connectTimeoutMs for starting the worker thread and loading ioredis in it. */
+export const WORKER_START_MARGIN_MS = 5000;
+/** Bound on close(): QUIT gets at most this long before the worker is terminated. */
+const CLOSE_BOUND_MS = 2000;
+
+const WORKER_FILE = path.join(__dirname, "worker.js");
+
+/** The request/reply channel to one worker. One request in flight at a time. */
+class WorkerChannel {
+  private readonly control = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
+  private readonly requestArea = new SharedArrayBuffer(REQUEST_AREA_BYTES);
+  private readonly replyArea = new SharedArrayBuffer(REPLY_AREA_BYTES);
+  private readonly writer = new Writer(Buffer.from(this.requestArea));
+  private readonly replyBuffer = Buffer.from(this.replyArea);
+  private readonly reader: Reader;
+  private readonly port: MessagePort;
+  private readonly worker: Worker;
+  private readonly commandBoundMs: number;
+  private seq = READY_SEQ;
+  closed = false;
+
+  constructor(config: ConnectorConfig) {
+    if (!existsSync(WORKER_FILE)) {
+      throw new Error(
+        `The sync Redis client needs its compiled worker (${WORKER_FILE} is missing). ` +
+          "It runs from the built package (connector/dist): run `npm run build` and import " +
+          "@redis-on-docker/connector rather than its TypeScript sources.",
+      );
+    }
+    this.reader = new Reader(this.replyBuffer, makeErrorReviver(config.commandTimeoutMs));
+    this.commandBoundMs = config.commandTimeoutMs + SYNC_TIMEOUT_MARGIN_MS;
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const init: WorkerInit = {
+      config,
+      control: this.control.buffer as SharedArrayBuffer,
+      requestArea: this.requestArea,
+      replyArea: this.replyArea,
+      port: port2,
+    };
+    this.worker = new Worker(WORKER_FILE, {
+      workerData: init,
+      transferList: [port2],
+      // Not the parent's flags: `-r ts-node/register` would load a compiler into the worker.
+      execArgv: [],
+    });
+    // Every exchange is synchronous, so nothing is ever waited for on the event loop:
+    // an app that forgets close() still exits (the worker dies with the process).
+    this.worker.unref();
+    this.port.unref();
+    this.worker.on("error", () => {
+      // Reported to the caller through CTL_WORKER_GONE / the reply; nothing to do here.
+    });
+    try {
+      this.awaitReply(READY_SEQ, "connecting", config.connectTimeoutMs + WORKER_START_MARGIN_MS);
+    } catch (e) {
+      this.end();
+      throw e;
+    }
+  }
+
+  command(method: number, args: unknown[]): unknown {
+    const seq = this.begin();
+    const w = this.writer;
+    try {
+      w.reset();
+      w.u8(OP_COMMAND);
+      w.number(method);
+      w.array(args);
+      this.sendShared(seq);
+    } catch (e) {
+      this.sendFallback(e, seq, { op: OP_COMMAND, method, args }, (x) => {
+        x.u8(OP_COMMAND);
+        x.number(method);
+        x.array(args);
+      });
+    }
+    return this.awaitReply(seq, method, this.commandBoundMs);
+  }
+
+  batch(kind: number, entries: BatchEntry[]): unknown {
+    const seq = this.begin();
+    const write = (x: Writer): void => {
+      x.u8(OP_BATCH);
+      x.u8(kind);
+      x.array(entries);
+    };
+    try {
+      this.writer.reset();
+      write(this.writer);
+      this.sendShared(seq);
+    } catch (e) {
+      this.sendFallback(e, seq, { op: OP_BATCH, kind, entries }, write);
+    }
+    return this.awaitReply(seq, kind === BATCH_MULTI ? "MULTI batch" : "pipeline", this.commandBoundMs);
+  }
+
+  /** QUIT (bounded), then end the worker. Never throws. */
+  close(sendQuit: boolean): void {
+    if (this.closed) return;
+    if (sendQuit && Atomics.load(this.control, CTL_WORKER_GONE) === 0) {
+      try {
+        const seq = this.begin();
+        this.writer.reset();
+        this.writer.u8(OP_CLOSE);
+        this.sendShared(seq);
+        this.awaitReply(seq, "QUIT", CLOSE_BOUND_MS + SYNC_TIMEOUT_MARGIN_MS);
+      } catch {
+        // Closing anyway: the worker is terminated below.
+      }
+    }
+    this.end();
+  }
+
+  private end(): void {
+    this.closed = true;
+    this.port.close();
+    this.worker.terminate().catch(() => undefined);
+  }
+
+  private begin(): number {
+    if (this.closed) throw new SyncClientClosedError("The sync Redis client is closed; create a new one.");
+    if (Atomics.load(this.control, CTL_WORKER_GONE) !== 0) {
+      this.end();
+      throw new SyncClientClosedError("The sync Redis client's worker thread has stopped; create a new client.");
+    }
+    const seq = ++this.seq;
+    // Seqlock: the worker must not read the area while it is being rewritten.
+    Atomics.store(this.control, CTL_REQ_SEQ, 0);
+    return seq;
+  }
+
+  private sendShared(seq: number): void {
+    Atomics.store(this.control, CTL_REQ_SEQ, seq);
+    this.port.postMessage(seq);
+  }
+
+  private sendFallback(e: unknown, seq: number, request: Request, write: (w: Writer) => void): void {
+    if (e === BUFFER_OVERFLOW) {
+      const { bytes, transfer } = encodeToOwnBuffer(write, REQUEST_AREA_BYTES * 2);
+      this.port.postMessage({ seq, bytes }, [transfer]);
+    } else if (e === UNSUPPORTED_VALUE) {
+      // Maps, class instances, …: structured clone keeps what ioredis can use of them.
+      this.port.postMessage({ seq, request });
+    } else {
+      throw e;
+    }
+  }
+
+  /** Blocks until the reply to `seq` is in; `what` (a method index, or words) names it in a timeout. */
+  private awaitReply(seq: number, what: string | number, boundMs: number): unknown {
+    const control = this.control;
+    let current = Atomics.load(control, CTL_REPLY_SEQ);
+    if (current !== seq) {
+      const deadline = performance.now() + boundMs;
+      do {
+        const left = deadline - performance.now();
+        if (left <= 0) throw facadeTimeout(describeRequest(what), boundMs);
+        Atomics.wait(control, CTL_REPLY_SEQ, current, left);
+        current = Atomics.load(control, CTL_REPLY_SEQ);
+      } while (current !== seq);
+    }
+    const kind = Atomics.load(control, CTL_REPLY_KIND);
+    const status = Atomics.load(control, CTL_REPLY_STATUS);
+    let value: unknown;
+    if (kind === REPLY_IN_SHARED) {
+      this.reader.reset(this.replyBuffer);
+      value = this.reader.value();
+    } else {
+      value = this.receiveLargeReply(seq, kind, what, boundMs);
+    }
+    if (status === STATUS_THROW) throw value;
+    return value;
+  }
+
+  private receiveLargeReply(seq: number, kind: number, what: string | number, boundMs: number): unknown {
+    const deadline = performance.now() + boundMs;
+    for (;;) {
+      const received = receiveMessageOnPort(this.port);
+      if (received === undefined) {
+        if (performance.now() > deadline) throw facadeTimeout(describeRequest(what), boundMs);
+        Atomics.wait(this.control, CTL_SLOTS - 1, 0, 1);
+        continue;
+      }
+      const msg = received.message as ReplyMessage;
+      if (msg.seq !== seq) continue; // the reply to a request the caller gave up on
+      if (kind === REPLY_IN_PORT_BYTES && "bytes" in msg) {
+        this.reader.reset(Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength));
+        try {
+          return this.reader.value();
+        } finally {
+          this.reader.reset(this.replyBuffer);
+        }
+      }
+      return restoreBuffers("value" in msg ? msg.value : undefined);
+    }
+  }
+}
+
+function describeRequest(what: string | number): string {
+  return typeof what === "number" ? METHOD_NAMES[what].replace(/Buffer$/, "").toUpperCase() : what;
+}
+
+/** Throws if the last argument is a callback: a blocking call has nothing to call back. */
+function rejectCallback(name: string, args: unknown[]): void {
+  if (args.length > 0 && typeof args[args.length - 1] === "function") {
+    throw new TypeError(`The sync Redis client's ${name}() returns its reply; it takes no callback.`);
+  }
+}
+
+function refuseIfSubscriber(command: unknown): void {
+  if (typeof command === "string" && REFUSED_COMMANDS.has(command.toLowerCase())) {
+    throw subscriberModeRefused(command);
+  }
+}
+
+/** Runtime shape behind the SyncRedisClient type; its command methods are added below. */
+class SyncClient {
+  /** @internal */
+  readonly channel: WorkerChannel;
+  readonly topology: ConnectorConfig["topology"];
+
+  constructor(config: ConnectorConfig) {
+    this.topology = config.topology;
+    this.channel = new WorkerChannel(config);
+  }
+
+  get closed(): boolean {
+    return this.channel.closed;
+  }
+
+  pipeline(commands?: BatchCommand[]): SyncBatch {
+    return newBatch(this.channel, BATCH_PIPELINE, commands);
+  }
+
+  multi(commands?: BatchCommand[]): SyncBatch {
+    return newBatch(this.channel, BATCH_MULTI, commands);
+  }
+
+  close(): void {
+    this.channel.close(true);
+  }
+
+  quit(): "OK" {
+    this.channel.close(true);
+    return "OK";
+  }
+
+  disconnect(): void {
+    this.channel.close(false);
+  }
+}
+
+class Batch {
+  readonly entries: BatchEntry[] = [];
+  constructor(
+    private readonly channel: WorkerChannel,
+    private readonly kind: number,
+  ) {}
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  exec(): BatchReply | null {
+    return this.channel.batch(this.kind, this.entries) as BatchReply | null;
+  }
+}
+
+function newBatch(channel: WorkerChannel, kind: number, commands: BatchCommand[] | undefined): SyncBatch {
+  const batch = new Batch(channel, kind);
+  for (const [command, ...args] of commands ?? []) {
+    const method = METHOD_INDEX.get(command.toLowerCase());
+    if (method === undefined || method < 2) {
+      refuseIfSubscriber(command);
+      batch.entries.push([METHOD_INDEX.get("call") as number, [command, ...args]]);
+    } else {
+      batch.entries.push([method, args]);
+    }
+  }
+  return batch as unknown as SyncBatch;
+}
+
+// One prototype method per ioredis method, generated from the derived list.
+METHOD_NAMES.forEach((name, index) => {
+  const isCall = index < 2; // call / callBuffer
+  Object.defineProperty(SyncClient.prototype, name, {
+    configurable: true,
+    writable: true,
+    value: function (this: SyncClient, ...args: unknown[]): unknown {
+      rejectCallback(name, args);
+      if (isCall) refuseIfSubscriber(args[0]);
+      return this.channel.command(index, args);
+    },
+  });
+  Object.defineProperty(Batch.prototype, name, {
+    configurable: true,
+    writable: true,
+    value: function (this: Batch, ...args: unknown[]): Batch {
+      rejectCallback(name, args);
+      if (isCall) refuseIfSubscriber(args[0]);
+      this.entries.push([index, args]);
+      return this;
+    },
+  });
+});
+for (const refused of REFUSED_COMMANDS) {
+  for (const name of [refused, `${refused}Buffer`]) {
+    const refuse = (): never => {
+      throw subscriberModeRefused(refused);
+    };
+    Object.defineProperty(SyncClient.prototype, name, { configurable: true, writable: true, value: refuse });
+    Object.defineProperty(Batch.prototype, name, { configurable: true, writable: true, value: refuse });
+  }
+}
+
+/**
+ * Creates a blocking Redis client for `config` (standalone or cluster; `config.form`
+ * is not consulted). Returns once the worker thread runs and the client is ready
+ * (cluster: slots loaded), or throws SyncConnectError within
+ * connectTimeoutMs (+ worker start-up): unreachable host, wrong port, wrong password
+ * (the latter as soon as Redis refuses it).
+ *
+ * Call close() when done. Forgetting it does not keep the process alive: the worker
+ * is unref'd and ends with the process (without sending QUIT).
+ */
+export function createSyncClient(config: ConnectorConfig): SyncRedisClient {
+  return new SyncClient(config) as unknown as SyncRedisClient;
+}

@@ -1,0 +1,246 @@
+/**
+ * The sync facade's worker thread: owns the ioredis client (built by the same
+ * createAsyncClient as the async form), answers one request at a time through the
+ * shared areas described in protocol.ts. Runs only from the compiled package.
+ */
+import { workerData } from "worker_threads";
+import type Redis from "ioredis";
+import type { Cluster } from "ioredis";
+import { createAsyncClient } from "../client/asyncClient";
+import { explainConnectionError } from "../client/ready";
+import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
+import { METHOD_NAMES } from "./commands";
+import { SyncClientClosedError, SyncConnectError } from "./errors";
+import {
+  BATCH_MULTI,
+  CTL_REPLY_KIND,
+  CTL_REPLY_SEQ,
+  CTL_REPLY_STATUS,
+  CTL_REQ_SEQ,
+  CTL_WORKER_GONE,
+  OP_BATCH,
+  OP_CLOSE,
+  OP_COMMAND,
+  READY_SEQ,
+  REPLY_AREA_BYTES,
+  REPLY_IN_PORT_BYTES,
+  REPLY_IN_PORT_CLONE,
+  REPLY_IN_SHARED,
+  STATUS_THROW,
+  STATUS_VALUE,
+  type BatchEntry,
+  type Request,
+  type RequestMessage,
+  type WorkerInit,
+} from "./protocol";
+
+type Method = (...args: unknown[]) => Promise<unknown>;
+type MethodTable = Record<string, Method>;
+interface Batch {
+  exec(): Promise<unknown>;
+}
+
+const init = workerData as WorkerInit;
+const { config, port } = init;
+const control = new Int32Array(init.control);
+const requestReader = new Reader(Buffer.from(init.requestArea), (e) => new Error(e.message));
+const replyWriter = new Writer(Buffer.from(init.replyArea));
+
+/** The only request we may answer: the caller has given up on every older one. */
+let latestSeq = READY_SEQ;
+let answeredSeq = 0;
+let lastError: Error | undefined;
+
+const client: Redis | Cluster = createAsyncClient(config);
+const methods = client as unknown as MethodTable;
+
+client.on("error", (e: Error) => {
+  lastError = e;
+  if (answeredSeq < READY_SEQ && isAuthFailure(e)) failStartup();
+});
+// A Cluster reports each node's trouble here; the auth failure of a node is the useful one.
+client.on("node error", (e: Error) => {
+  lastError = e;
+  if (answeredSeq < READY_SEQ && isAuthFailure(e)) failStartup();
+});
+
+// The client gave up reconnecting (e.g. the cluster retry strategy's bound): no point waiting.
+client.on("end", () => {
+  if (answeredSeq < READY_SEQ) failStartup();
+});
+
+const startupTimer = setTimeout(failStartup, config.connectTimeoutMs);
+client.once("ready", () => {
+  clearTimeout(startupTimer);
+  answer(READY_SEQ, STATUS_VALUE, true);
+});
+
+function isAuthFailure(e: Error): boolean {
+  return /WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH failed/i.test(e.message);
+}
+
+function describeTarget(): string {
+  if (config.topology === "standalone") {
+    return `standalone Redis at ${config.standalone.host}:${config.standalone.port}`;
+  }
+  return `Redis cluster (seed nodes ${config.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(", ")})`;
+}
+
+function failStartup(): void {
+  if (answeredSeq >= READY_SEQ) return;
+  clearTimeout(startupTimer);
+  const cause = lastError === undefined ? "no error reported" : explainConnectionError(lastError);
+  const err = new SyncConnectError(
+    `Could not connect to ${describeTarget()} within connectTimeoutMs=${config.connectTimeoutMs} ms: ${cause}`,
+  );
+  answer(READY_SEQ, STATUS_THROW, err);
+  shutDown();
+}
+
+function shutDown(): void {
+  Atomics.store(control, CTL_WORKER_GONE, 1);
+  client.disconnect();
+  port.close();
+}
+
+port.on("message", (msg: RequestMessage) => {
+  let seq: number;
+  let request: Request;
+  try {
+    if (typeof msg === "number") {
+      seq = msg;
+      // Seqlock: the area belongs to this request only if REQ_SEQ says so before and after.
+      if (Atomics.load(control, CTL_REQ_SEQ) !== seq) return;
+      requestReader.reset();
+      request = readRequest(requestReader);
+      if (Atomics.load(control, CTL_REQ_SEQ) !== seq) return;
+    } else if ("bytes" in msg) {
+      seq = msg.seq;
+      const buf = Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength);
+      requestReader.reset(buf);
+      try {
+        request = readRequest(requestReader);
+      } finally {
+        requestReader.reset(Buffer.from(init.requestArea));
+      }
+    } else {
+      seq = msg.seq;
+      request = restoreBuffers(msg.request) as Request;
+    }
+  } catch (e) {
+    seq = typeof msg === "number" ? msg : msg.seq;
+    latestSeq = seq;
+    answer(seq, STATUS_THROW, e);
+    return;
+  }
+  latestSeq = seq;
+  run(seq, request);
+});
+
+function readRequest(r: Reader): Request {
+  const op = r.u8();
+  if (op === OP_COMMAND) {
+    const method = r.value() as number;
+    const args = r.value() as unknown[];
+    return { op, method, args };
+  }
+  if (op === OP_BATCH) {
+    const kind = r.u8();
+    const entries = r.value() as BatchEntry[];
+    return { op, kind, entries };
+  }
+  if (op === OP_CLOSE) return { op };
+  throw new Error(`sync client protocol: unknown request op ${op}`);
+}
+
+function run(seq: number, request: Request): void {
+  let pending: Promise<unknown>;
+  let what = "request";
+  try {
+    if (request.op === OP_COMMAND) {
+      what = METHOD_NAMES[request.method];
+      pending = methods[what](...request.args);
+    } else if (request.op === OP_BATCH) {
+      what = request.kind === BATCH_MULTI ? "multi" : "pipeline";
+      const batch = (request.kind === BATCH_MULTI ? client.multi() : client.pipeline()) as unknown as MethodTable &
+        Batch;
+      for (const [method, args] of request.entries) batch[METHOD_NAMES[method]](...args);
+      pending = batch.exec();
+    } else {
+      pending = quit();
+    }
+  } catch (e) {
+    answer(seq, STATUS_THROW, e);
+    return;
+  }
+  pending.then(
+    (value) => answer(seq, STATUS_VALUE, value),
+    (e: unknown) => answer(seq, STATUS_THROW, nameTimedOutCommand(e, what)),
+  );
+}
+
+/** ioredis's "Command timed out" carries no command; the caller's message wants it. */
+function nameTimedOutCommand(e: unknown, what: string): unknown {
+  if (e instanceof Error && e.message === "Command timed out" && !("command" in e)) {
+    (e as Error & { command: { name: string } }).command = { name: what.replace(/Buffer$/, "") };
+  }
+  return e;
+}
+
+async function quit(): Promise<string> {
+  const bound = Math.min(config.commandTimeoutMs, 2000);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.quit().catch(() => "OK"),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, bound);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  // Answer before the port closes; the caller terminates this thread right after.
+  setImmediate(shutDown);
+  return "OK";
+}
+
+/** Writes the reply for `seq` (only the latest request, only once) and wakes the caller. */
+function answer(seq: number, status: number, value: unknown): void {
+  if (seq !== latestSeq || seq <= answeredSeq) return;
+  answeredSeq = seq;
+  let kind = REPLY_IN_SHARED;
+  try {
+    replyWriter.reset();
+    replyWriter.value(value);
+  } catch (e) {
+    if (e === BUFFER_OVERFLOW) {
+      const { bytes, transfer } = encodeToOwnBuffer((w) => w.value(value), REPLY_AREA_BYTES * 2);
+      port.postMessage({ seq, bytes }, [transfer]);
+      kind = REPLY_IN_PORT_BYTES;
+    } else if (e === UNSUPPORTED_VALUE) {
+      try {
+        port.postMessage({ seq, value });
+        kind = REPLY_IN_PORT_CLONE;
+      } catch (cloneError) {
+        replyWriter.reset();
+        replyWriter.value(cloneError);
+        status = STATUS_THROW;
+      }
+    } else {
+      throw e;
+    }
+  }
+  Atomics.store(control, CTL_REPLY_KIND, kind);
+  Atomics.store(control, CTL_REPLY_STATUS, status);
+  Atomics.store(control, CTL_REPLY_SEQ, seq);
+  Atomics.notify(control, CTL_REPLY_SEQ);
+}
+
+// A bug here must not leave the caller blocked until its timeout: say so, then stop.
+process.on("uncaughtException", (e: Error) => {
+  // Gone first, so a caller that is between requests sees it before it sends one.
+  Atomics.store(control, CTL_WORKER_GONE, 1);
+  answer(latestSeq, STATUS_THROW, new SyncClientClosedError(`The sync client's worker thread failed: ${e.message}`));
+  process.exit(1);
+});

@@ -1,0 +1,153 @@
+/**
+ * Bad connections give a clear error within the configured bound, in both forms:
+ * wrong password, wrong port (refused), a host that accepts but never answers, and a
+ * server that stops mid-call (SIGSTOP).
+ */
+import { expect } from "chai";
+import net from "node:net";
+import Redis, { Cluster } from "ioredis";
+import {
+  createClient,
+  NotReadyError,
+  waitUntilReady,
+  type ConnectorClient,
+  type ConnectorConfig,
+  type DeepPartial,
+} from "@redis-on-docker/connector";
+import { findFreePorts } from "../../infra/local/freePorts";
+import { useLocalStack } from "../support/localStack";
+import { OwnRedisServer } from "./support/ownRedis";
+import { asBehaviourClient, closeClient, modeConfig, modeName, MODES, type Mode } from "./support/modes";
+
+const TIMEOUT_MS = 1000;
+/** Slack on top of the configured bound for a loaded 2-core machine. */
+const SLACK_MS = 1500;
+
+const BOUNDS: DeepPartial<ConnectorConfig> = {
+  connectTimeoutMs: TIMEOUT_MS,
+  commandTimeoutMs: TIMEOUT_MS,
+  reconnectMaxDelayMs: 200,
+  maxRetriesPerRequest: 1,
+};
+
+interface Timed {
+  error: Error;
+  elapsedMs: number;
+}
+
+/** Runs one GET and returns the error it gave and how long it took (fails the test if it succeeds). */
+async function failingGet(client: ConnectorClient): Promise<Timed> {
+  const started = Date.now();
+  try {
+    await asBehaviourClient(client).get("failures:key");
+  } catch (error) {
+    return { error: error as Error, elapsedMs: Date.now() - started };
+  }
+  throw new Error("GET should have failed");
+}
+
+/** A TCP server that accepts connections and never answers: a hung host. */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe("connector: bad connections fail clearly and in bounded time", function () {
+  this.timeout(60_000);
+  const stack = useLocalStack();
+  const clients: ConnectorClient[] = [];
+  const open = (config: ConnectorConfig): ConnectorClient => {
+    const client = createClient(config);
+    clients.push(client);
+    return client;
+  };
+  afterEach(() => {
+    for (const client of clients.splice(0)) closeClient(client);
+  });
+
+  for (const mode of MODES) {
+    describe(modeName(mode), () => {
+      it("wrong password: the server's auth error, within the bound", async () => {
+        const client = open(modeConfig(mode, stack().outputs, { ...BOUNDS, password: "wrong password" }));
+        const { error, elapsedMs } = await failingGet(client);
+        expect(elapsedMs).to.be.below(2 * TIMEOUT_MS + SLACK_MS);
+        expect(error.message).not.to.include(stack().outputs.password);
+        if (mode.topology === "standalone") expect(error.message).to.match(/WRONGPASS|invalid password/);
+        else expect(error.message).to.match(/WRONGPASS|invalid password|None of startup nodes|timed out|Failed to refresh/);
+        if (client instanceof Redis || client instanceof Cluster) {
+          const notReady = await waitUntilReady(client, TIMEOUT_MS).then(() => undefined, (e: unknown) => e);
+          expect(notReady).to.be.instanceOf(NotReadyError);
+          expect((notReady as Error).message).to.match(/WRONGPASS|invalid password/).and.to.include("REDIS_PASSWORD");
+        }
+      });
+
+      it("wrong port (nothing listening): a connection error, within the bound", async () => {
+        const [port] = await findFreePorts(1, { withBusPort: false });
+        const where: DeepPartial<ConnectorConfig> =
+          mode.topology === "standalone" ? { standalone: { port } } : { cluster: { nodes: [{ host: "127.0.0.1", port }] } };
+        const client = open(modeConfig(mode, stack().outputs, { ...BOUNDS, ...where }));
+        const { error, elapsedMs } = await failingGet(client);
+        expect(elapsedMs).to.be.below(2 * TIMEOUT_MS + SLACK_MS);
+        expect(error.message).to.match(/ECONNREFUSED|max retries|timed out|None of startup nodes|Connection is closed/);
+      });
+
+      it("unresponsive host (accepts, never answers): a timeout, within the bound", async () => {
+        const silent = await silentServer();
+        try {
+          const where: DeepPartial<ConnectorConfig> =
+            mode.topology === "standalone"
+              ? { standalone: { port: silent.port } }
+              : { cluster: { nodes: [{ host: "127.0.0.1", port: silent.port }] } };
+          const client = open(modeConfig(mode, stack().outputs, { ...BOUNDS, ...where }));
+          const { error, elapsedMs } = await failingGet(client);
+          expect(elapsedMs).to.be.below(2 * TIMEOUT_MS + SLACK_MS);
+          expect(error.message).to.match(/timed out|None of startup nodes|Failed to refresh/i);
+        } finally {
+          await silent.close();
+        }
+      });
+    });
+  }
+
+  describe("a server that stops mid-call (SIGSTOP)", () => {
+    let server: OwnRedisServer | undefined;
+    before(async function () {
+      this.timeout(20_000);
+      server = await OwnRedisServer.start();
+    });
+    after(async () => {
+      await server?.stop();
+    });
+
+    for (const form of ["async", "sync"] as const) {
+      const mode: Mode = { topology: "standalone", form };
+      it(`${modeName(mode)}: times out within the command timeout, then works again after SIGCONT`, async () => {
+        const config = modeConfig(mode, stack().outputs, { ...BOUNDS, password: "", standalone: { port: server?.port } });
+        const client = open(config);
+        const c = asBehaviourClient(client);
+        expect(await c.set("stop:key", form)).to.equal("OK");
+        server?.signal("SIGSTOP");
+        try {
+          const { error, elapsedMs } = await failingGet(client);
+          expect(error.message).to.match(/timed out/i);
+          expect(elapsedMs).to.be.within(TIMEOUT_MS - 100, TIMEOUT_MS + SLACK_MS);
+        } finally {
+          server?.signal("SIGCONT");
+        }
+        expect(await c.get("stop:key")).to.equal(form);
+      });
+    }
+  });
+});

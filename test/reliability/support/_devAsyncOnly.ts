@@ -1,0 +1,230 @@
+/**
+ * Cluster failover under load, on the local runner's real 6-node cluster
+ * (cluster-node-timeout 2000 ms): an async client (in this process) and a sync client (in a
+ * child process) write and read keys on all three masters; one master is SIGKILLed.
+ *
+ * Stated bounds:
+ * - every call returns or throws within COMMAND_TIMEOUT_MS + CALL_MARGIN_MS;
+ * - both clients serve the dead master's slots again within NODE_TIMEOUT_MS + RECOVERY_BOUND_MS
+ *   of the kill (failure detection ~node timeout, replica election 0.5-1.5 s, client
+ *   rediscovery within the connector's retry delays);
+ * - the killed node, restarted, rejoins as a replica within REJOIN_BOUND_MS.
+ */
+import { expect } from "chai";
+import { inspect } from "node:util";
+import Redis, { Cluster } from "ioredis";
+import { startLocalStack, type LocalStack } from "../../../infra/local/runner";
+import { clusterNodes, keysOnEveryMaster, sleep, waitFor, withNode, type ClusterNodeInfo } from "./clusterProbe";
+import { asyncKeyValue } from "./keyValue";
+import { ANNOUNCED_HOST, announceAllUnreachable, announceUnreachable } from "./natEmulation";
+import { COMMAND_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "./stackClients";
+import { SyncLoadProcess } from "./syncLoad";
+import { AsyncWorkload, confirmedValues, summarize, type CallRecord, type WorkloadKey } from "./workload";
+
+const NODE_TIMEOUT_MS = 2000;
+const CALL_MARGIN_MS = 500;
+const RECOVERY_BOUND_MS = 4000;
+const REJOIN_BOUND_MS = 10_000;
+const WAIT_TIMEOUT_MS = 300;
+/** A password with a space, quotes and non-ASCII, so every hop has to carry it intact. */
+const PASSWORD = `fo-Secr3t "q" 'x' ü✓ ${"pw"}`;
+const KEYS_PER_MASTER = 4;
+
+/** First successful write on `shard` that started after `since`: the client serves that shard again. */
+function firstWriteServed(records: CallRecord[], shard: string, since: number): CallRecord | undefined {
+  return records.find((r) => r.op === "write" && r.shard === shard && r.ok && r.start >= since);
+}
+
+function confirmedOnEveryShard(records: CallRecord[], shards: string[]): boolean {
+  return shards.every((s) => records.some((r) => r.shard === s && r.op === "write" && r.ok && (r.replicasAcked ?? 0) >= 1));
+}
+
+/**
+ * `direct`: the local runner's cluster as is (nodes announce 127.0.0.1:<port>).
+ * `natMap`: nodes announce 127.0.0.2:<port>, where nothing listens, as Docker nodes announce
+ * container IPs; the client reaches them only through the natMap (see natEmulation.ts).
+ */
+
+for (const variant of ["direct", "natMap"] as const) describe(`reliability: cluster failover under load (SIGKILL a master), ${variant}`, function () {
+  this.timeout(60_000);
+
+  let stack: LocalStack | undefined;
+  let asyncClient: Redis | Cluster | undefined;
+  let syncLoad: SyncLoadProcess | undefined;
+  let asyncLoad: AsyncWorkload | undefined;
+
+  before(async function () {
+    stack = await startLocalStack({ password: PASSWORD, nodeTimeoutMs: NODE_TIMEOUT_MS });
+  });
+
+  after(async function () {
+    await asyncLoad?.stop(2000);
+    asyncClient?.disconnect();
+    await syncLoad?.dispose();
+    await stack?.stop();
+  });
+
+  it("promotes the replica, both forms recover in bounded time, nothing confirmed is lost, the old master rejoins", async function () {
+    const live = stack as LocalStack;
+    const seed = live.outputs.cluster.seeds[0];
+    const outputs = variant === "natMap" ? await withUnreachableAnnouncements(live) : live.outputs;
+
+    // Preconditions: replication links are up (a replica that never synced cannot be promoted).
+    const initialView = await clusterNodes(seed, PASSWORD);
+    const masters = initialView.filter((n) => n.role === "master");
+    expect(masters, "masters before the kill").to.have.length(3);
+    const victim = masters[1];
+    const victimReplica = initialView.find((n) => n.masterId === victim.id) as ClusterNodeInfo;
+    expect(victimReplica, `a replica of ${victim.port}`).to.not.equal(undefined);
+    const victimNode = live.nodes.find((n) => n.port === victim.port);
+    expect(victimNode, `local runner node on port ${victim.port}`).to.not.equal(undefined);
+
+    const asyncKeys = await keysOnEveryMaster(seed, PASSWORD, "fo:a:", KEYS_PER_MASTER);
+    const syncKeys = await keysOnEveryMaster(seed, PASSWORD, "fo:s:", KEYS_PER_MASTER);
+    const toWorkload = (keys: Map<string, string>): WorkloadKey[] => [...keys].map(([key, shard]) => ({ key, shard }));
+    const shards = masters.map((m) => m.id);
+
+    asyncClient = await readyAsyncClient(reliabilityConfig(outputs, "cluster", "async"));
+    asyncLoad = new AsyncWorkload(asyncKeyValue(asyncClient), { keys: toWorkload(asyncKeys), waitTimeoutMs: WAIT_TIMEOUT_MS, pauseMs: 5 });
+    const devSync = new AsyncWorkload(asyncKeyValue(await readyAsyncClient(reliabilityConfig(outputs, "cluster", "async"))), { keys: toWorkload(syncKeys), waitTimeoutMs: WAIT_TIMEOUT_MS, pauseMs: 5 }); devSync.start();
+    asyncLoad.start();
+    const asyncRecords = asyncLoad.records;
+    const syncRecords = devSync.records;
+
+    // Warm-up: each form has a replica-confirmed write on every master (so replication is live).
+    await waitFor("replica-confirmed writes on all masters from both forms", 10_000, async () =>
+      confirmedOnEveryShard(asyncRecords, shards) && confirmedOnEveryShard(syncRecords, shards) ? true : undefined,
+    );
+    const confirmedBeforeKill = {
+      async: confirmedValues(asyncRecords.filter((r) => r.shard === victim.id)).size,
+      sync: confirmedValues(syncRecords.filter((r) => r.shard === victim.id)).size,
+    };
+
+    // --- kill ---
+    await live.killNode(victimNode!.name, "SIGKILL");
+    const killedAt = Date.now();
+
+    const promotedAt = await waitFor(`promotion of ${victimReplica.port}`, NODE_TIMEOUT_MS + 15_000, async () => {
+      const view = await clusterNodes({ host: seed.host, port: victimReplica.port }, PASSWORD);
+      const promoted = view.find((n) => n.id === victimReplica.id);
+      const dead = view.find((n) => n.id === victim.id);
+      return promoted?.role === "master" && promoted.slots.length > 0 && dead?.flags.includes("fail") ? Date.now() : undefined;
+    });
+    const resumeDeadline = NODE_TIMEOUT_MS + RECOVERY_BOUND_MS;
+    const asyncResumed = await waitFor("async client serving the failed-over slots", resumeDeadline + 5000, async () =>
+      firstWriteServed(asyncRecords, victim.id, killedAt),
+    );
+    const syncResumed = await waitFor("sync client serving the failed-over slots", resumeDeadline + 5000, async () =>
+      firstWriteServed(syncRecords, victim.id, killedAt),
+    );
+
+    // --- restart the killed node: it must come back as a replica of the promoted one ---
+    await live.restartNode(victimNode!.name);
+    const restartedAt = Date.now();
+    if (variant === "natMap") await announceUnreachable(victim.port, PASSWORD);
+    const rejoinedAt = await waitFor("old master rejoined as a replica with a live link", REJOIN_BOUND_MS, async () => {
+      const view = await clusterNodes({ host: seed.host, port: victim.port }, PASSWORD);
+      const self = view.find((n) => n.id === victim.id);
+      if (self?.role !== "replica" || self.masterId !== victimReplica.id) return undefined;
+      const replication = await withNode({ host: seed.host, port: victim.port }, PASSWORD, async (r) => r.info("replication"));
+      return /master_link_status:up/.test(replication) ? Date.now() : undefined;
+    });
+    // Both forms keep working afterwards: a window of load with the node back.
+    await sleep(1500);
+
+    await asyncLoad.stop(COMMAND_TIMEOUT_MS + CALL_MARGIN_MS + 1000);
+    const asyncPending = asyncLoad.pending;
+    const asyncAttempts = asyncLoad.attemptCount;
+    await devSync.stop(3000); const syncEnd = { attempts: devSync.attemptCount, exitedOnItsOwn: true };
+
+    // --- read back every key through a fresh plain ioredis cluster client (not the connector) ---
+    const allKeys = [...asyncKeys.keys(), ...syncKeys.keys()];
+    const finalValues = new Map<string, number>();
+    const reader = new Cluster(live.outputs.cluster.seeds, {
+      redisOptions: { password: PASSWORD, commandTimeout: 2000, connectTimeout: 2000 },
+      clusterRetryStrategy: () => null,
+    });
+    reader.on("error", () => undefined);
+    try {
+      // One GET per key: the keys span all slots (MGET would be CROSSSLOT).
+      const values = await Promise.all(allKeys.map((k) => reader.get(k)));
+      allKeys.forEach((k, i) => finalValues.set(k, values[i] === null ? -1 : Number(values[i])));
+    } finally {
+      reader.disconnect();
+    }
+
+    const report = {
+      promotedMs: promotedAt - killedAt,
+      asyncResumeMs: asyncResumed.end - killedAt,
+      syncResumeMs: syncResumed.end - killedAt,
+      rejoinMs: rejoinedAt - restartedAt,
+      async: summarize(asyncRecords),
+      sync: summarize(syncRecords),
+      confirmedBeforeKill,
+    };
+    // The recovery figures docs/reliability.md quotes come from this line.
+    console.log(`      failover figures (${variant}): ${JSON.stringify(report)}`);
+
+    // 1. The replica was promoted (checked by waitFor) — and within the node timeout + election.
+    expect(report.promotedMs, "kill -> replica promoted (ms)").to.be.at.most(resumeDeadline);
+    // 2. Both forms serve the slots again in bounded time.
+    expect(report.asyncResumeMs, "kill -> async client serves the slots again (ms)").to.be.at.most(resumeDeadline);
+    expect(report.syncResumeMs, "kill -> sync client serves the slots again (ms)").to.be.at.most(resumeDeadline);
+    // The failover happened under load that was really confirmed by the victim's replica.
+    expect(confirmedBeforeKill.async, "async keys on the victim confirmed before the kill").to.be.greaterThan(0);
+    expect(confirmedBeforeKill.sync, "sync keys on the victim confirmed before the kill").to.be.greaterThan(0);
+
+    // 3. Nothing acknowledged and confirmed by WAIT is lost: values only grow per key.
+    const lost: string[] = [];
+    for (const records of [asyncRecords, syncRecords]) {
+      for (const [key, confirmed] of confirmedValues(records)) {
+        const final = finalValues.get(key) ?? -1;
+        if (final < confirmed) lost.push(`${key}: confirmed ${confirmed}, read back ${final}`);
+      }
+    }
+    expect(lost, "replica-confirmed writes lost").to.deep.equal([]);
+
+    // 4. No silent drops: every call settled, as a value or as a thrown Error.
+    expect(asyncPending, "async calls that never settled").to.equal(0);
+    expect(asyncAttempts, "async attempts = successes + errors").to.equal(asyncRecords.length);
+    expect(syncEnd.attempts, "sync attempts = successes + errors").to.equal(syncRecords.length);
+    const notErrors = [...asyncRecords, ...syncRecords].filter((r) => !r.ok && (r.error ?? "").startsWith("non-Error"));
+    expect(notErrors, "failures that were not Error objects").to.deep.equal([]);
+    expect(report.async.errors + report.sync.errors, "the kill surfaced as errors to callers").to.be.greaterThan(0);
+
+    // 5. No call outlived the command timeout (plus a margin for a loaded 2-core machine).
+    const slow = [...asyncRecords, ...syncRecords]
+      .filter((r) => r.end - r.start > COMMAND_TIMEOUT_MS + CALL_MARGIN_MS)
+      .map((r) => `${r.form} ${r.op} ${r.key} ${r.end - r.start} ms (${r.ok ? "ok" : r.error}) at kill+${r.start - killedAt} ms`);
+    expect(slow, `calls longer than ${COMMAND_TIMEOUT_MS} + ${CALL_MARGIN_MS} ms`).to.deep.equal([]);
+
+    // 6. After the old master rejoined, both forms served every master without an error.
+    for (const [form, records] of [["async", asyncRecords], ["sync", syncRecords]] as const) {
+      const after = records.filter((r) => r.start >= rejoinedAt);
+      expect(after.filter((r) => !r.ok).map((r) => r.error), `${form} errors after the rejoin`).to.deep.equal([]);
+      for (const shard of shards) {
+        expect(after.some((r) => r.shard === shard && r.ok), `${form} served shard ${shard} after the rejoin`).to.equal(true);
+      }
+    }
+    // The sync client's process ends on its own after close() (its worker does not keep it alive).
+    expect(syncEnd.exitedOnItsOwn, "sync load process exited after close()").to.equal(true);
+
+    // No error message any caller saw carries the password.
+    const leaks = [...asyncRecords, ...syncRecords].filter((r) => (r.error ?? "").includes(PASSWORD));
+    expect(leaks.length, "error messages containing the password").to.equal(0);
+    expect(inspect(report).includes(PASSWORD)).to.equal(false);
+  });
+});
+
+/** The outputs document as the Docker stack would give it: seeds on host ports, plus the natMap. */
+async function withUnreachableAnnouncements(live: LocalStack): Promise<LocalStack["outputs"]> {
+  const ports = live.outputs.cluster.seeds.map((s) => s.port);
+  const natMap = await announceAllUnreachable(ports, PASSWORD);
+  // Without the natMap the announced addresses lead nowhere: nothing listens on them.
+  const unreachable = await withNode({ host: ANNOUNCED_HOST, port: ports[0] }, PASSWORD, (r) => r.ping()).then(
+    () => false,
+    () => true,
+  );
+  expect(unreachable, `${ANNOUNCED_HOST}:${ports[0]} must not answer`).to.equal(true);
+  return { ...live.outputs, cluster: { ...live.outputs.cluster, natMap } };
+}
