@@ -134,9 +134,10 @@ log "all $NODE_COUNT nodes answer PING"
 
 # 2. Survey: per node, its cluster_state, known nodes and assigned slots.
 #    Sets FRESH (nodes that know only themselves and serve no slots), READY (nodes with
-#    cluster_state:ok that know all NODE_COUNT nodes) and REPORT (one line per node).
+#    cluster_state:ok that know all NODE_COUNT nodes), SILENT (nodes that gave no usable
+#    answer this time, e.g. a call that ran out of time) and REPORT (one line per node).
 survey() {
-  FRESH=0; READY=0; REPORT=''
+  FRESH=0; READY=0; SILENT=0; REPORT=''
   bound_calls
   for addr in $NODES; do
     info=$(rcli "$addr" CLUSTER INFO)
@@ -153,7 +154,14 @@ s/^cluster_slots_assigned:\\([0-9]*\\).*/slots=\\1/p')
       esac
     done
     if [ -z "$state" ]; then
-      fail "node $addr: CLUSTER INFO failed: $(printf '%s' "\${info:-no reply}" | tr -d '\\r') (is it started with cluster-enabled yes?)"
+      reply=$(printf '%s' "\${info:-no reply}" | tr -d '\\r')
+      case $reply in
+        *"cluster support disabled"*) fail "node $addr is not a cluster node: $reply (start it with cluster-enabled yes)" ;;
+      esac
+      SILENT=$((SILENT + 1))
+      REPORT="$REPORT
+  $addr no answer to CLUSTER INFO: $reply"
+      continue
     fi
     [ "$known" = 1 ] && [ "$slots" = 0 ] && FRESH=$((FRESH + 1))
     [ "$state" = ok ] && [ "$known" = "$NODE_COUNT" ] && READY=$((READY + 1))
@@ -162,7 +170,11 @@ s/^cluster_slots_assigned:\\([0-9]*\\).*/slots=\\1/p')
   done
 }
 
-survey
+# Decide only on a survey where every node answered.
+while survey; [ "$SILENT" -gt 0 ]; do
+  expired && fail "not every node answered CLUSTER INFO within \${TIMEOUT_SEC}s:$REPORT"
+  pause
+done
 if [ "$READY" -eq "$NODE_COUNT" ]; then
   log "cluster already formed (every node reports cluster_state:ok and knows $NODE_COUNT nodes); skipping create"
   exit 0

@@ -49,8 +49,11 @@ function runScript(script: string, dir: string, timeoutMs: number): Promise<Scri
   });
 }
 
-/** Six fresh cluster-enabled redis-servers from the plan, started and stopped by the enclosing describe. */
-function useFreshClusterNodes(password: string): { dir: () => string; seeds: () => Endpoint[] } {
+/**
+ * Six fresh cluster-enabled redis-servers from the plan, plus its standalone server,
+ * started and stopped by the enclosing describe.
+ */
+function useFreshClusterNodes(password: string): { dir: () => string; seeds: () => Endpoint[]; standalone: () => Endpoint } {
   let dir = "";
   let nodes: LocalRedisNode[] = [];
   before(async function () {
@@ -60,7 +63,8 @@ function useFreshClusterNodes(password: string): { dir: () => string; seeds: () 
       { clusterNodes: 6, replicasPerMaster: 1, nodeTimeoutMs: 2000, ...(password ? { password } : { allowNoPassword: true }) },
       "test",
     );
-    nodes = planTopology(settings).clusterNodes.map((plan) => new LocalRedisNode(plan, { dir, password, detached: false }));
+    const plan = planTopology(settings);
+    nodes = [...plan.clusterNodes, plan.standalone].map((node) => new LocalRedisNode(node, { dir, password, detached: false }));
     await startLocalNodes(nodes, () => undefined);
   });
   after(async function () {
@@ -71,7 +75,11 @@ function useFreshClusterNodes(password: string): { dir: () => string; seeds: () 
     }), 1500);
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  return { dir: () => dir, seeds: () => nodes.map((n) => ({ host: "127.0.0.1", port: n.port })) };
+  return {
+    dir: () => dir,
+    seeds: () => nodes.filter((n) => n.role === "cluster").map((n) => ({ host: "127.0.0.1", port: n.port })),
+    standalone: () => ({ host: "127.0.0.1", port: nodes[nodes.length - 1].port }),
+  };
 }
 
 async function clusterInfo(seed: Endpoint, password: string): Promise<Map<string, string>> {
@@ -195,6 +203,16 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
       expect(run.stderr).to.include(`node 127.0.0.1:${deadPort} did not answer PING within 2s`);
       expect(run.stderr).to.match(/Connection refused/);
       expect(run.ms).to.be.below(2000 + 2500);
+    });
+
+    it("fails at once, naming the node, when a node is not cluster-enabled", async function () {
+      this.timeout(20_000);
+      const nodes = [...fresh.seeds().slice(0, 5), fresh.standalone()];
+      const run = await runScript(renderBootstrapScript({ nodes, replicasPerMaster: 1, timeoutSec: 10, passwordFile }), fresh.dir(), 15_000);
+      expect(run.code).to.not.equal(0);
+      expect(run.stderr).to.include(`node 127.0.0.1:${fresh.standalone().port} is not a cluster node`);
+      expect(run.stderr).to.include("cluster-enabled yes");
+      expect(run.ms, "fails at once, not at the deadline").to.be.below(5000);
     });
 
     it("fails clearly with a wrong password, without printing either password", async function () {

@@ -69,10 +69,14 @@ for (const variant of ["direct", "natMap"] as const) describe(`reliability: clus
     const seed = live.outputs.cluster.seeds[0];
     const outputs = variant === "natMap" ? await withUnreachableAnnouncements(live) : live.outputs;
 
-    // Preconditions: replication links are up (a replica that never synced cannot be promoted).
-    const initialView = await clusterNodes(seed, PASSWORD);
-    const masters = initialView.filter((n) => n.role === "master");
-    expect(masters, "masters before the kill").to.have.length(3);
+    // Precondition: the seed's view has settled on 3 masters with slots, each with its replica.
+    const initialView = await waitFor("3 masters with slots and 3 replicas in CLUSTER NODES", 10_000, async () => {
+      const view = await clusterNodes(seed, PASSWORD);
+      const withSlots = view.filter((n) => n.role === "master" && n.slots.length > 0);
+      const replicas = view.filter((n) => n.role === "replica" && withSlots.some((m) => m.id === n.masterId));
+      return withSlots.length === 3 && replicas.length === 3 ? view : undefined;
+    });
+    const masters = initialView.filter((n) => n.role === "master" && n.slots.length > 0);
     const victim = masters[1];
     const victimReplica = initialView.find((n) => n.masterId === victim.id) as ClusterNodeInfo;
     expect(victimReplica, `a replica of ${victim.port}`).to.not.equal(undefined);
@@ -140,7 +144,8 @@ for (const variant of ["direct", "natMap"] as const) describe(`reliability: clus
     // --- read back every key through a fresh plain ioredis cluster client (not the connector) ---
     const allKeys = [...asyncKeys.keys(), ...syncKeys.keys()];
     const finalValues = new Map<string, number>();
-    const reader = new Cluster(live.outputs.cluster.seeds, {
+    const reader = new Cluster(outputs.cluster.seeds, {
+      natMap: outputs.cluster.natMap,
       redisOptions: { password: PASSWORD, commandTimeout: 2000, connectTimeout: 2000 },
       clusterRetryStrategy: () => null,
     });
