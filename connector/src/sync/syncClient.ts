@@ -18,6 +18,7 @@ import {
   CTL_REQ_SEQ,
   CTL_SLOTS,
   CTL_WORKER_GONE,
+  CTL_WORKER_WAITING,
   OP_BATCH,
   OP_CLOSE,
   OP_COMMAND,
@@ -173,16 +174,29 @@ class WorkerChannel {
 
   private sendShared(seq: number): void {
     Atomics.store(this.control, CTL_REQ_SEQ, seq);
-    this.port.postMessage(seq);
+    this.wake(seq);
+  }
+
+  /** A lingering worker is woken directly; otherwise its event loop gets `message`. */
+  private wake(message: unknown, transfer?: ArrayBuffer[]): void {
+    if (Atomics.compareExchange(this.control, CTL_WORKER_WAITING, 1, 0) === 1) {
+      if (typeof message !== "number") this.port.postMessage(message, transfer);
+      Atomics.notify(this.control, CTL_WORKER_WAITING);
+    } else {
+      this.port.postMessage(message, transfer);
+    }
   }
 
   private sendFallback(e: unknown, seq: number, request: Request, write: (w: Writer) => void): void {
+    // REQ_SEQ = -seq: a worker that we wake directly finds the request on its port.
     if (e === BUFFER_OVERFLOW) {
       const { bytes, transfer } = encodeToOwnBuffer(write, REQUEST_AREA_BYTES * 2);
-      this.port.postMessage({ seq, bytes }, [transfer]);
+      Atomics.store(this.control, CTL_REQ_SEQ, -seq);
+      this.wake({ seq, bytes }, [transfer]);
     } else if (e === UNSUPPORTED_VALUE) {
       // Maps, class instances, …: structured clone keeps what ioredis can use of them.
-      this.port.postMessage({ seq, request });
+      Atomics.store(this.control, CTL_REQ_SEQ, -seq);
+      this.wake({ seq, request });
     } else {
       throw e;
     }
