@@ -8,7 +8,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Redis, { Cluster } from "ioredis";
-import { createClient, loadConfig, waitUntilReady, type StackOutputs, type Topology } from "@redis-on-docker/connector";
+import {
+  createClient,
+  loadConfig,
+  waitUntilReady,
+  type StackOutputs,
+  type SyncRedisClient,
+  type Topology,
+} from "@redis-on-docker/connector";
 import { startLocalStack, type LocalStack } from "../infra/local/runner";
 import {
   asyncPipeline,
@@ -24,7 +31,7 @@ import { killRedisBenchmarks } from "./redisBenchmark";
 import { checkRatio, checkValue, formatTable, type ResultRow, type Target } from "./report";
 import { isFigure, median, nowMs } from "./stats";
 import { killSyncClientProbes, probeSyncClient } from "./syncClientCost";
-import { syncGet, syncPipeline, syncSet, type SyncBenchClient } from "./syncContenders";
+import { syncGet, syncPipeline, syncSet } from "./syncContenders";
 import { KEYS, keyAt, mastersCovered, pipelineKeyGroups, populate, PIPELINE_SIZE, VALUE } from "./workload";
 
 /** How one group of matchups is run (see `runInterleaved`). */
@@ -186,9 +193,8 @@ async function openAsyncPair(outputs: StackOutputs, topology: Topology): Promise
   return { connector, raw };
 }
 
-function openSyncClient(outputs: StackOutputs, topology: Topology): SyncBenchClient & { close(): void } {
-  const config = loadConfig({ outputs, env: {}, overrides: { topology, form: "sync" } });
-  return createClient(config) as unknown as SyncBenchClient & { close(): void };
+function openSyncClient(outputs: StackOutputs, topology: Topology): SyncRedisClient {
+  return createClient(loadConfig({ outputs, env: {}, overrides: { topology, form: "sync" } }));
 }
 
 /** One sanity round trip per client before timing, so a broken client fails loudly. */
@@ -199,7 +205,7 @@ async function verifyAsync(name: string, client: Redis | Cluster): Promise<void>
   }
 }
 
-function verifySync(name: string, client: SyncBenchClient): void {
+function verifySync(name: string, client: SyncRedisClient): void {
   const key = keyAt(0);
   if (client.set(key, VALUE) !== "OK" || client.get(key) !== VALUE) {
     throw new Error(`${name}: SET/GET round trip returned something else than OK / ${VALUE}`);

@@ -5,7 +5,6 @@
  */
 import { createClient, loadConfig, type StackOutputs, type Topology } from "@redis-on-docker/connector";
 import { nowMs } from "./stats";
-import type { SyncBenchClient } from "./syncContenders";
 import { keyAt } from "./workload";
 
 export interface ProbeRequest {
@@ -39,12 +38,11 @@ function probe(request: ProbeRequest): ProbeResult {
   const start = nowMs();
   const client = createClient(config);
   const createMs = nowMs() - start;
-  const sync = client as unknown as SyncBenchClient;
-  sync.get(keyAt(0));
+  client.get(keyAt(0));
   const firstReplyMs = nowMs() - start;
   collectGarbage();
   const rssAfterFirstReplyBytes = process.memoryUsage.rss();
-  for (let i = 0; i < 1000; i++) sync.get(keyAt(i));
+  for (let i = 0; i < 1000; i++) client.get(keyAt(i));
   collectGarbage();
   const rssAfter1000CallsBytes = process.memoryUsage.rss();
   client.close();

@@ -258,7 +258,6 @@ describe("sync client: standalone redis-server", function () {
   });
 
   it("exposes every command of ioredis's command list, and its Buffer twin", () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { list } = require("@ioredis/commands") as { list: string[] };
     const methods = sync() as unknown as Record<string, unknown>;
     // EXEC belongs to a batch (`multi().….exec()`); MULTI and QUIT are the facade's own verbs.
@@ -365,6 +364,18 @@ describe("sync client: bounds and failures", function () {
     expect(error.message).to.contain(`127.0.0.1:${port}`);
     expect(error.message).to.match(/within connectTimeoutMs=1000 ms: .*ECONNREFUSED/);
     expect(ms).to.be.within(900, 1000 + SLACK_MS);
+  });
+
+  it("refuses a hand-made config without a positive command or connect bound", () => {
+    const config = standaloneConfig(1); // never contacted: rejected before any worker starts
+    for (const [key, env] of [
+      ["commandTimeoutMs", "REDIS_COMMAND_TIMEOUT_MS"],
+      ["connectTimeoutMs", "REDIS_CONNECT_TIMEOUT_MS"],
+    ] as const) {
+      const { error } = thrownBy(() => createSyncClient({ ...config, [key]: 0 }));
+      expect(error).to.be.instanceOf(TypeError);
+      expect(error.message).to.contain(key).and.to.contain(env);
+    }
   });
 
   it("close() ends it: later calls throw SyncClientClosedError; close and quit are idempotent", async function () {

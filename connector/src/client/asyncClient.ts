@@ -84,7 +84,11 @@ function createCluster(config: ConnectorConfig): Cluster {
     enableOfflineQueue: true,
     enableReadyCheck: true,
     // During a failover the slot owner is briefly unknown/CLUSTERDOWN: retry soon, within the redirection budget.
-    retryDelayOnFailover: 100,
+    // Not on a closed connection, though: ioredis re-sends a pipeline then and re-arms each command's
+    // timeout, so a pipeline could outlive commandTimeoutMs (seen: 1.8-3 s with 1 s). Such calls fail at
+    // once instead; slot refreshes (CLUSTERDOWN, MOVED, slotsRefreshInterval) still find the promoted
+    // replica as fast (test/reliability/failover.test.ts).
+    retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
     retryDelayOnMoved: 0,

@@ -18,7 +18,6 @@ import {
   CTL_REQ_SEQ,
   CTL_SLOTS,
   CTL_WORKER_GONE,
-  CTL_WORKER_WAITING,
   OP_BATCH,
   OP_CLOSE,
   OP_COMMAND,
@@ -174,35 +173,26 @@ class WorkerChannel {
 
   private sendShared(seq: number): void {
     Atomics.store(this.control, CTL_REQ_SEQ, seq);
-    this.wake(seq);
-  }
-
-  /** A lingering worker is woken directly; otherwise its event loop gets `message`. */
-  private wake(message: unknown, transfer?: ArrayBuffer[]): void {
-    if (Atomics.compareExchange(this.control, CTL_WORKER_WAITING, 1, 0) === 1) {
-      if (typeof message !== "number") this.port.postMessage(message, transfer);
-      Atomics.notify(this.control, CTL_WORKER_WAITING);
-    } else {
-      this.port.postMessage(message, transfer);
-    }
+    this.port.postMessage(seq);
   }
 
   private sendFallback(e: unknown, seq: number, request: Request, write: (w: Writer) => void): void {
-    // REQ_SEQ = -seq: a worker that we wake directly finds the request on its port.
     if (e === BUFFER_OVERFLOW) {
       const { bytes, transfer } = encodeToOwnBuffer(write, REQUEST_AREA_BYTES * 2);
-      Atomics.store(this.control, CTL_REQ_SEQ, -seq);
-      this.wake({ seq, bytes }, [transfer]);
+      this.port.postMessage({ seq, bytes }, [transfer]);
     } else if (e === UNSUPPORTED_VALUE) {
       // Maps, class instances, …: structured clone keeps what ioredis can use of them.
-      Atomics.store(this.control, CTL_REQ_SEQ, -seq);
-      this.wake({ seq, request });
+      this.port.postMessage({ seq, request });
     } else {
       throw e;
     }
   }
 
-  /** Blocks until the reply to `seq` is in; `what` (a method index, or words) names it in a timeout. */
+  /**
+   * Blocks until the reply to `seq` is in; `what` (a method index, or words) names it in a
+   * timeout. No spinning before the wait: measured on these 2-core machines it only took
+   * CPU from the worker and Redis (30 µs and 100 µs spins were slower than none).
+   */
   private awaitReply(seq: number, what: string | number, boundMs: number): unknown {
     const control = this.control;
     let current = Atomics.load(control, CTL_REPLY_SEQ);
@@ -380,5 +370,21 @@ for (const refused of REFUSED_COMMANDS) {
  * is unref'd and ends with the process (without sending QUIT).
  */
 export function createSyncClient(config: ConnectorConfig): SyncRedisClient {
+  checkBounds(config);
   return new SyncClient(config) as unknown as SyncRedisClient;
+}
+
+/** The bounds every blocking wait is built on; `loadConfig` guarantees them, hand-made configs may not. */
+function checkBounds(config: ConnectorConfig): void {
+  for (const [key, env] of [
+    ["commandTimeoutMs", "REDIS_COMMAND_TIMEOUT_MS"],
+    ["connectTimeoutMs", "REDIS_CONNECT_TIMEOUT_MS"],
+  ] as const) {
+    const value = config[key];
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 1) {
+      throw new TypeError(
+        `createSyncClient: ${key} (env ${env}) must be a positive number of milliseconds, got ${String(value)}`,
+      );
+    }
+  }
 }

@@ -3,7 +3,7 @@
  * createAsyncClient as the async form), answers one request at a time through the
  * shared areas described in protocol.ts. Runs only from the compiled package.
  */
-import { receiveMessageOnPort, workerData } from "worker_threads";
+import { workerData } from "worker_threads";
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
 import { createAsyncClient } from "../client/asyncClient";
@@ -18,7 +18,6 @@ import {
   CTL_REPLY_STATUS,
   CTL_REQ_SEQ,
   CTL_WORKER_GONE,
-  CTL_WORKER_WAITING,
   OP_BATCH,
   OP_CLOSE,
   OP_COMMAND,
@@ -29,7 +28,6 @@ import {
   REPLY_IN_SHARED,
   STATUS_THROW,
   STATUS_VALUE,
-  WORKER_LINGER_MS,
   type BatchEntry,
   type Request,
   type RequestMessage,
@@ -74,7 +72,7 @@ client.on("end", () => {
 const startupTimer = setTimeout(failStartup, config.connectTimeoutMs);
 client.once("ready", () => {
   clearTimeout(startupTimer);
-  if (answer(READY_SEQ, STATUS_VALUE, true)) serveWhileCallerIsQuick();
+  answer(READY_SEQ, STATUS_VALUE, true);
 });
 
 function isAuthFailure(e: Error): boolean {
@@ -135,35 +133,14 @@ function handleMessage(msg: RequestMessage): void {
     }
   } catch (e) {
     seq = typeof msg === "number" ? msg : msg.seq;
+    // A torn read of a request the caller already replaced: its successor is on the way.
+    if (typeof msg === "number" && Atomics.load(control, CTL_REQ_SEQ) !== seq) return;
     latestSeq = seq;
-    if (answer(seq, STATUS_THROW, e)) serveWhileCallerIsQuick();
+    answer(seq, STATUS_THROW, e);
     return;
   }
   latestSeq = seq;
   run(seq, request);
-}
-
-/**
- * After a reply, wait (bounded, asleep) for the caller's next request and take it
- * straight from the shared area, skipping the event loop's message round. Returns
- * when a request is in flight to Redis (its reply comes through the event loop) or
- * when the caller was not quick enough (its request then comes as a message).
- */
-function serveWhileCallerIsQuick(): void {
-  for (;;) {
-    Atomics.store(control, CTL_WORKER_WAITING, 1);
-    Atomics.wait(control, CTL_WORKER_WAITING, 1, WORKER_LINGER_MS);
-    if (Atomics.compareExchange(control, CTL_WORKER_WAITING, 1, 0) === 1) return; // withdrawn
-    // Claimed: the caller finished writing its request before it claimed us.
-    const seq = Atomics.load(control, CTL_REQ_SEQ);
-    if (seq < 0) {
-      const received = receiveMessageOnPort(port);
-      if (received !== undefined) handleMessage(received.message as RequestMessage);
-    } else {
-      handleMessage(seq);
-    }
-    if (answeredSeq !== latestSeq) return;
-  }
 }
 
 function readRequest(r: Reader): Request {
@@ -199,17 +176,12 @@ function run(seq: number, request: Request): void {
       pending = quit();
     }
   } catch (e) {
-    // Answered synchronously: the caller of run() lingers for the next request.
     answer(seq, STATUS_THROW, e);
     return;
   }
   pending.then(
-    (value) => {
-      if (answer(seq, STATUS_VALUE, value)) serveWhileCallerIsQuick();
-    },
-    (e: unknown) => {
-      if (answer(seq, STATUS_THROW, nameTimedOutCommand(e, what))) serveWhileCallerIsQuick();
-    },
+    (value) => answer(seq, STATUS_VALUE, value),
+    (e: unknown) => answer(seq, STATUS_THROW, nameTimedOutCommand(e, what)),
   );
 }
 
@@ -240,12 +212,11 @@ async function quit(): Promise<string> {
 }
 
 /**
- * Writes the reply for `seq` (only the latest request, only once) and wakes the caller.
- * Returns whether it did (a late reply to an abandoned request is dropped).
+ * Writes the reply for `seq` and wakes the caller: only for the latest request, only
+ * once (a late reply to an abandoned request is dropped).
  */
-function answer(seq: number, status: number, value: unknown): boolean {
-  if (seq !== latestSeq || seq <= answeredSeq) return false;
-  answeredSeq = seq;
+function answer(seq: number, status: number, value: unknown): void {
+  if (seq !== latestSeq || seq <= answeredSeq) return;
   let kind = REPLY_IN_SHARED;
   try {
     replyWriter.reset();
@@ -268,11 +239,11 @@ function answer(seq: number, status: number, value: unknown): boolean {
       throw e;
     }
   }
+  answeredSeq = seq;
   Atomics.store(control, CTL_REPLY_KIND, kind);
   Atomics.store(control, CTL_REPLY_STATUS, status);
   Atomics.store(control, CTL_REPLY_SEQ, seq);
   Atomics.notify(control, CTL_REPLY_SEQ);
-  return true;
 }
 
 // A bug here must not leave the caller blocked until its timeout: say so, then stop.

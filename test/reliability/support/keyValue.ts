@@ -3,23 +3,10 @@
  * in one pipeline: a pipeline goes to the node that owns the key's slot, so WAIT counts the
  * replicas of exactly that master (a lone WAIT would go to a random cluster node).
  */
-import type { AsyncClient } from "@redis-on-docker/connector";
+import type { AsyncClient, SyncRedisClient } from "@redis-on-docker/connector";
 import type { AsyncKeyValue, SyncKeyValue } from "./workload";
 
 type PipelineResults = Array<[Error | null, unknown]> | null;
-
-/** What the workload needs of the connector's blocking client. */
-export interface BlockingClient {
-  set(key: string, value: string): unknown;
-  get(key: string): string | null;
-  pipeline(): BlockingPipeline;
-  close(): void;
-}
-interface BlockingPipeline {
-  set(key: string, value: string): BlockingPipeline;
-  wait(replicas: number, timeoutMs: number): BlockingPipeline;
-  exec(): PipelineResults;
-}
 
 /** SET ok + WAIT failed = acknowledged but not confirmed (0 replicas). */
 function replicasFrom(results: PipelineResults): number {
@@ -42,7 +29,7 @@ export function asyncKeyValue(client: AsyncClient): AsyncKeyValue {
   };
 }
 
-export function syncKeyValue(client: BlockingClient): SyncKeyValue {
+export function syncKeyValue(client: SyncRedisClient): SyncKeyValue {
   return {
     write(key, value, waitTimeoutMs) {
       if (waitTimeoutMs <= 0) {

@@ -9,7 +9,7 @@
  */
 import { createClient, type ConnectorConfig } from "@redis-on-docker/connector";
 import { SyncWorkloadStepper, describeError, type CallRecord, type WorkloadSpec } from "./workload";
-import { syncKeyValue, type BlockingClient } from "./keyValue";
+import { syncKeyValue } from "./keyValue";
 
 export type ParentMessage = { type: "start"; config: ConnectorConfig; spec: WorkloadSpec } | { type: "stop" };
 export type ChildMessage =
@@ -30,8 +30,7 @@ process.on("disconnect", () => {
 });
 
 async function run(config: ConnectorConfig, spec: WorkloadSpec): Promise<void> {
-  // TODO(helper G): drop the cast once the sync facade's type is exported.
-  const client = createClient({ ...config, form: "sync" as const }) as unknown as BlockingClient;
+  const client = createClient({ ...config, form: "sync" as const });
   let attempts = 0;
   try {
     send({ type: "ready" });
