@@ -82,7 +82,7 @@ export function formatTable(rows: readonly ResultRow[]): string {
         formatRate(row.numerator.opsPerSec),
         row.denominator.name,
         formatRate(row.denominator.opsPerSec),
-        Number.isFinite(row.ratio) ? row.ratio.toFixed(2) : "n/a",
+        Number.isFinite(row.ratio) ? row.ratio.toFixed(3) : "n/a",
         describeTarget(row.target),
         row.check,
       ]);

@@ -180,17 +180,34 @@ interface AsyncPair {
   raw: Redis | Cluster;
 }
 
-async function openAsyncPair(outputs: StackOutputs, topology: Topology): Promise<AsyncPair> {
+/**
+ * Opens the connector's async client for `topology` and raw ioredis clients built with the
+ * connector client's resolved options (so a ratio shows what the connector adds per call,
+ * not a difference in settings): `raw`, and `control`, a second one for the noise gauge.
+ * Every client is handed to `onOpen` at once, so it is closed whatever happens next.
+ */
+async function openAsyncClients(
+  outputs: StackOutputs,
+  topology: Topology,
+  onOpen: (client: Redis | Cluster) => void,
+): Promise<AsyncPair & { control: Redis | Cluster }> {
   const config = loadConfig({ outputs, env: {}, overrides: { topology, form: "async" } });
   const connector = createClient(config) as Redis | Cluster;
-  // The raw client gets the connector client's resolved options, so the ratio shows what
-  // the connector adds per call, not a difference in settings.
-  const raw =
-    connector instanceof Cluster
-      ? new Cluster(config.cluster.nodes, { ...connector.options })
-      : new Redis({ ...(connector as Redis).options });
-  await Promise.all([waitUntilReady(connector, READY_TIMEOUT_MS), waitUntilReady(raw, READY_TIMEOUT_MS)]);
-  return { connector, raw };
+  onOpen(connector);
+  const newRaw = (): Redis | Cluster => {
+    const client =
+      connector instanceof Cluster
+        ? new Cluster(config.cluster.nodes, { ...connector.options })
+        : new Redis({ ...(connector as Redis).options });
+    // Connection errors reach the bench as rejected commands; this keeps ioredis from printing them.
+    client.on("error", () => undefined);
+    onOpen(client);
+    return client;
+  };
+  const raw = newRaw();
+  const control = newRaw();
+  await Promise.all([connector, raw, control].map((client) => waitUntilReady(client, READY_TIMEOUT_MS)));
+  return { connector, raw, control };
 }
 
 function openSyncClient(outputs: StackOutputs, topology: Topology): SyncRedisClient {
@@ -225,10 +242,11 @@ async function benchClients(results: Results, stack: LocalStack, profile: Profil
   const outputs = stack.outputs;
   const closers: Array<() => void> = [];
   try {
-    const standalone = await openAsyncPair(outputs, "standalone");
-    closers.push(() => standalone.connector.disconnect(), () => standalone.raw.disconnect());
-    const cluster = await openAsyncPair(outputs, "cluster");
-    closers.push(() => cluster.connector.disconnect(), () => cluster.raw.disconnect());
+    const onOpen = (client: Redis | Cluster): void => {
+      closers.push(() => client.disconnect());
+    };
+    const standalone = await openAsyncClients(outputs, "standalone", onOpen);
+    const cluster = await openAsyncClients(outputs, "cluster", onOpen);
     const clusterRaw = cluster.raw as Cluster;
     for (const [name, client] of [
       ["connector standalone", standalone.connector],
@@ -255,6 +273,7 @@ async function benchClients(results: Results, stack: LocalStack, profile: Profil
       [sequentialGet("standalone.raw.seqGet", standalone.raw), sequentialGet("standalone.connector.seqGet", standalone.connector)],
       [sequentialSet("standalone.raw.seqSet", standalone.raw), sequentialSet("standalone.connector.seqSet", standalone.connector)],
       [concurrentGet("standalone.raw.conc50Get", standalone.raw), concurrentGet("standalone.connector.conc50Get", standalone.connector)],
+      [concurrentGet("control.raw.conc50Get", standalone.raw), concurrentGet("control.raw2.conc50Get", standalone.control)],
     ], profile.clients);
 
     await results.group("async cluster", [
@@ -332,6 +351,12 @@ function buildRows(results: Results): void {
     r.ratio(section, "sequential SET", [`${topology}.connector.seqSet`, "connector"], [`${topology}.raw.seqSet`, "ioredis"], t);
     r.ratio(section, "50-way concurrent GET", [`${topology}.connector.conc50Get`, "connector"], [`${topology}.raw.conc50Get`, "ioredis"], t);
   }
+  r.ratio(
+    "noise gauge: two raw ioredis clients, same options, standalone",
+    "50-way concurrent GET",
+    ["control.raw2.conc50Get", "ioredis #2"],
+    ["control.raw.conc50Get", "ioredis"],
+  );
   for (const topology of ["standalone", "cluster"] as const) {
     const section = `sync facade / async await-per-call, ${topology}`;
     const p = `sync.${topology}`;

@@ -4,11 +4,16 @@
  * child process) write and read keys on all three masters; one master is SIGKILLed.
  *
  * Stated bounds:
- * - every call returns or throws within COMMAND_TIMEOUT_MS + CALL_MARGIN_MS;
- * - both clients serve the dead master's slots again within NODE_TIMEOUT_MS + RECOVERY_BOUND_MS
- *   of the kill (failure detection ~node timeout, replica election 0.5-1.5 s, client
- *   rediscovery within the connector's retry delays);
- * - the killed node, restarted, rejoins as a replica within REJOIN_BOUND_MS.
+ * - every call returns or throws within COMMAND_TIMEOUT_MS (1 s) + CALL_MARGIN_MS (0.75 s);
+ * - the replica is promoted, and both clients serve the dead master's slots again, within
+ *   NODE_TIMEOUT_MS + RECOVERY_BOUND_MS (2 s + 5 s) of the kill: the node timeout, up to ~2 s
+ *   for the FAIL verdict to spread, 0.5-1 s replica election delay, and up to ~2 s for the
+ *   client to find the new owner. Measured: 3.0-4.8 s (docs/reliability.md);
+ * - the killed node, restarted, rejoins as a replica (link up) within REJOIN_BOUND_MS.
+ *
+ * Each write is SET + `WAIT 1 300` in one pipeline (so WAIT runs on the key's master); a
+ * write counts as confirmed when WAIT reports a replica. Values grow per key (one writer per
+ * key), so "nothing confirmed is lost" means: the final value of a key >= its last confirmed one.
  */
 import { expect } from "chai";
 import { inspect } from "node:util";
@@ -24,7 +29,7 @@ import { AsyncWorkload, confirmedValues, summarize, type CallRecord, type Worklo
 const NODE_TIMEOUT_MS = 2000;
 /** The sync facade allows itself commandTimeoutMs + 500 ms; 250 ms more for scheduling on a loaded machine. */
 const CALL_MARGIN_MS = 750;
-const RECOVERY_BOUND_MS = 4000;
+const RECOVERY_BOUND_MS = 5000;
 const REJOIN_BOUND_MS = 10_000;
 const WAIT_TIMEOUT_MS = 300;
 /** A password with a space, quotes and non-ASCII, so every hop has to carry it intact. */
@@ -45,7 +50,6 @@ function confirmedOnEveryShard(records: CallRecord[], shards: string[]): boolean
  * `natMap`: nodes announce 127.0.0.2:<port>, where nothing listens, as Docker nodes announce
  * container IPs; the client reaches them only through the natMap (see natEmulation.ts).
  */
-
 for (const variant of ["direct", "natMap"] as const) describe(`reliability: cluster failover under load (SIGKILL a master), ${variant}`, function () {
   this.timeout(60_000);
 

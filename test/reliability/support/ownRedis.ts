@@ -8,7 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { quoteConfigArgument } from "../../../infra/redisConf";
+import { registerExitCleanup } from "../../../infra/local/exitCleanup";
 import { findFreePorts } from "../../../infra/local/freePorts";
+import { processStartTime } from "../../../infra/local/processControl";
 import { sleep, waitFor, withNode } from "./clusterProbe";
 
 export interface OwnRedis {
@@ -35,6 +37,9 @@ export async function startOwnRedis(password: string, extraDirectives: string[])
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let running = true;
   void exited.then(() => (running = false));
+  // Also gone when mocha is interrupted or dies before `stop()`.
+  const identity = child.pid === undefined ? [] : [{ pid: child.pid, startTime: processStartTime(child.pid) ?? "" }];
+  const unregister = registerExitCleanup({ processes: () => (running ? identity : []), paths: () => [dir] });
 
   const stop = async (): Promise<void> => {
     if (running) {
@@ -46,6 +51,7 @@ export async function startOwnRedis(password: string, extraDirectives: string[])
       }
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    unregister();
   };
   try {
     await waitFor(`redis-server on port ${port}`, 5000, async () => {
