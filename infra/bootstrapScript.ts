@@ -177,7 +177,6 @@ while survey; [ "$SILENT" -gt 0 ]; do
 done
 if [ "$READY" -eq "$NODE_COUNT" ]; then
   log "cluster already formed (every node reports cluster_state:ok and knows $NODE_COUNT nodes); skipping create"
-  exit 0
 elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
   log "creating the cluster: redis-cli --cluster create $NODES --cluster-replicas $REPLICAS --cluster-yes"
   # --cluster-yes answers the prompt; the piped "yes" covers redis-cli builds that still ask.
@@ -202,8 +201,8 @@ last_report=$(date +%s)
 while :; do
   survey
   if [ "$READY" -eq "$NODE_COUNT" ]; then
-    log "cluster ready: all $NODE_COUNT nodes report cluster_state:ok"
-    exit 0
+    log "all $NODE_COUNT nodes report cluster_state:ok"
+    break
   fi
   expired && fail "cluster not ready within \${TIMEOUT_SEC}s ($READY of $NODE_COUNT nodes ready):$REPORT"
   if [ $(( $(date +%s) - last_report )) -ge 3 ]; then
@@ -212,5 +211,22 @@ while :; do
   fi
   pause
 done
+
+# 4. Every replica has finished its first sync (master_link_status:up): before that a master
+#    that dies has no replica able to take over, so the cluster is not yet what was asked for.
+for addr in $NODES; do
+  while :; do
+    bound_calls
+    repl=$(rcli "$addr" INFO replication | tr -d '\r')
+    case $repl in
+      *role:master*) break ;;
+      *master_link_status:up*) break ;;
+    esac
+    expired && fail "replica $addr has not synced with its master within \${TIMEOUT_SEC}s: $(printf '%s' "$repl" | grep -E '^(role|master_host|master_port|master_link_status):' | tr '\n' ' ')"
+    pause
+  done
+done
+log "cluster ready: all $NODE_COUNT nodes report cluster_state:ok, every replica is in sync"
+exit 0
 `;
 }

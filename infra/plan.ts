@@ -152,6 +152,10 @@ export function planTopology(settings: StackSettings): TopologyPlan {
         ["cluster-enabled", "yes"],
         ["cluster-config-file", "nodes.conf"],
         ["cluster-node-timeout", String(settings.nodeTimeoutMs)],
+        // A replica's first sync starts at once instead of after the 5 s default delay of
+        // diskless sync (on by default since Redis 7); until then a killed master has no
+        // up-to-date replica to fail over to. Redis 5 knows the directive too.
+        ["repl-diskless-sync-delay", "0"],
       ],
       ...common(),
     });

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import util from "node:util";
 import { renderRedisConf, type NodePlan, type NodeRole } from "../plan";
 import { CLUSTER_BUS_PORT_OFFSET, findFreePorts } from "./freePorts";
 import {
@@ -55,6 +56,11 @@ export class LocalRedisNode implements LocalNode {
 
   get name(): string {
     return this.plan.name;
+  }
+
+  /** Printing a node shows what it is, never its settings (they hold the password). */
+  [util.inspect.custom](): string {
+    return `LocalRedisNode { name: ${this.name}, role: ${this.role}, port: ${this.currentPort}, dir: ${this.dir} }`;
   }
   get role(): NodeRole {
     return this.plan.role;

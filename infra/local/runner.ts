@@ -12,6 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import util from "node:util";
 import type { Endpoint, StackOutputs } from "@redis-on-docker/connector";
 import { renderBootstrapScript } from "../bootstrapScript";
 import { planTopology } from "../plan";
@@ -192,7 +193,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!node) throw new Error(`no node named ${JSON.stringify(name)}; nodes are ${nodes.map((n) => n.name).join(", ")}`);
       return node;
     };
-    return {
+    // The outputs document holds the password: printing the stack must not show it.
+    const inspect = (): string =>
+      `LocalStack { dir: ${dir}, outputsFile: ${outputsFile}, nodes: ${nodes.map((n) => `${n.name}@${n.port}`).join(" ")}, readyMs: ${readyMs} }`;
+    const stack: LocalStack = {
       outputs,
       outputsFile,
       dir,
@@ -220,6 +224,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         log(`${name} restarted on ${LOCAL_HOST}:${node.port} (pid ${node.pid})`);
       },
     };
+    return Object.assign(stack, { [util.inspect.custom]: inspect });
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

@@ -167,9 +167,12 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
       const run = await runScript(renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 30, passwordFile }), fresh.dir(), 35_000);
       expect(run.code, run.stderr + run.stdout).to.equal(0);
       expect(run.stdout).to.include("creating the cluster");
-      expect(run.stdout).to.include("cluster ready: all 6 nodes report cluster_state:ok");
+      expect(run.stdout).to.include("cluster ready: all 6 nodes report cluster_state:ok, every replica is in sync");
       expect(run.stdout + run.stderr).not.to.include(password);
       for (const seed of seeds) {
+        // Ready means replicas have synced: a master killed now has a replica to take over.
+        const replication = parseInfo(String(await probeRedis(seed.port, ["INFO", "replication"], { password, timeoutMs: 2000 })));
+        if (replication.get("role") === "slave") expect(replication.get("master_link_status"), `${seed.port}`).to.equal("up");
         const info = await clusterInfo(seed, password);
         expect(info.get("cluster_state"), `${seed.port}`).to.equal("ok");
         expect(info.get("cluster_known_nodes")).to.equal("6");

@@ -102,6 +102,14 @@ describe("reliability: secrets", function () {
       }
     });
 
+    it("keeps it out of a printed local stack and its nodes (the outputs document holds it)", function () {
+      expect(stack().outputs.password, "the stack really holds it").to.equal(PASSWORD);
+      for (const printed of [inspect(stack(), { depth: 10 }), inspect(stack().nodes, { depth: 10 })]) {
+        expect(printed).to.include("redis-node-0");
+        expect(printed).not.to.include(PASSWORD);
+      }
+    });
+
     it("keeps it out of printed configs: inspect, toString, template strings, JSON, describeConfig", function () {
       for (const topology of ["standalone", "cluster"] as const) {
         const config: ConnectorConfig = reliabilityConfig(stack().outputs, topology, "async");
