@@ -5,6 +5,7 @@
  * i.e. what `pulumi up` orders its steps by). Also resolves the program's exports.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { valueOf, waitForRegistrations, withTimeout } from "../../infra/support/pulumiMocks";
 
 /** A plain JSON-like value: what the replay gets after unwrapping secrets. */
 export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue };
@@ -112,32 +113,6 @@ interface MonitorLike {
 }
 
 /** Pulumi's own "all outstanding resource RPCs are done" wait (what the language host awaits before exit). */
-function waitForRegistrations(): Promise<void> {
-  // Internal in the typings but exported at run time; checked so that an SDK change fails loudly.
-  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
-  if (typeof settings.waitForRPCs !== "function") {
-    throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs; adapt test/e2e/replay/recordProgram.ts");
-  }
-  return settings.waitForRPCs();
-}
-
-/** An Output's value, or its rejection (the public `apply` never sees a rejection). */
-function resolveOutput(output: pulumi.Output<unknown>): Promise<unknown> {
-  const withPromise = output as unknown as { promise?: () => Promise<unknown> };
-  if (typeof withPromise.promise !== "function") {
-    throw new Error("@pulumi/pulumi Output no longer has promise(); adapt test/e2e/replay/recordProgram.ts");
-  }
-  return withPromise.promise();
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Runs `program` under mocks (project/stack as given) and records what it registers.
  * The previously installed mock monitor (another test file's) is restored afterwards.
@@ -210,7 +185,7 @@ export async function recordProgram(
       (async () => {
         const result = await program();
         // `pulumi up` fails when an export rejects; so does the replay, with the program's message.
-        const settled = resolveOutput(pulumi.output(result as pulumi.Input<unknown>)).then(
+        const settled = valueOf(pulumi.output(result as pulumi.Input<unknown>), 2 ** 31 - 1).then(
           (value) => ({ ok: true as const, value }),
           (error: unknown) => ({ ok: false as const, error }),
         );

@@ -126,17 +126,18 @@ export function isSecretEnvelope(value: unknown): boolean {
   );
 }
 
-function waitForRegistrations(): Promise<void> {
+/** Waits until every resource registration the program started has reached the mock monitor. */
+export function waitForRegistrations(): Promise<void> {
   // Internal in the typings but exported at run time; checked so that an SDK change fails loudly.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
   if (typeof settings.waitForRPCs !== "function") {
-    throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs; adapt test/infra/support/pulumiMocks.ts");
+    throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs; adapt test/infra/support/pulumiMocks.ts (also used by the e2e replay)");
   }
   return settings.waitForRPCs();
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
