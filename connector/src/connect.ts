@@ -18,6 +18,15 @@ export async function connect<O extends DeepPartial<ConnectorConfig> = {}>(
 ): Promise<ClientFor<LoadedConfig<O>>> {
   const config = loadConfig(options);
   await assertUsernameSupported(config);
+  return createReadyClient(config);
+}
+
+/**
+ * `createClient(config)`, and for the async forms waits (bounded by `connectTimeoutMs`) until
+ * the client is ready; on failure the client is closed and the error thrown. (The sync form
+ * is ready when `createClient` returns.)
+ */
+export async function createReadyClient<C extends ConnectorConfig>(config: C): Promise<ClientFor<C>> {
   const client = createClient(config);
   if (client instanceof Redis || client instanceof Cluster) {
     try {

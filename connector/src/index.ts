@@ -15,7 +15,7 @@ export { createAsyncClient, lastConnectionError, type AsyncClient } from "./clie
 export { createClient, type ClientFor, type ConnectorClient } from "./client/factory";
 export { waitUntilReady, NotReadyError, explainConnectionError } from "./client/ready";
 export { assertUsernameSupported, serverHasAcl } from "./client/aclProbe";
-export { connect } from "./connect";
+export { connect, createReadyClient } from "./connect";
 export {
   createSyncClient,
   CommandTimeoutError,

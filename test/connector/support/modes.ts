@@ -4,9 +4,8 @@
  */
 import Redis, { Cluster } from "ioredis";
 import {
-  createClient,
+  createReadyClient,
   loadConfig,
-  waitUntilReady,
   type ClientForm,
   type ConnectorClient,
   type ConnectorConfig,
@@ -48,17 +47,8 @@ export function modeConfig(mode: Mode, outputs: StackOutputs, overrides: DeepPar
 }
 
 /** Builds the mode's client and, for async forms, waits (bounded) until it is ready. */
-export async function openClient(config: ConnectorConfig): Promise<ConnectorClient> {
-  const client = createClient(config);
-  if (client instanceof Redis || client instanceof Cluster) {
-    try {
-      await waitUntilReady(client, config.connectTimeoutMs);
-    } catch (error) {
-      client.disconnect();
-      throw error;
-    }
-  }
-  return client;
+export function openClient(config: ConnectorConfig): Promise<ConnectorClient> {
+  return createReadyClient(config);
 }
 
 /** Closes any client the connector builds (async: drop the sockets; sync: end the worker). */
