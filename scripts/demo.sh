@@ -14,12 +14,6 @@ cd "$ROOT"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else fail "need root (or sudo) to run: $*"
-  fi
-}
 
 WORK_DIR=""
 STACK_UP=0
@@ -41,19 +35,9 @@ trap 'exit 143' TERM
 
 step "checking prerequisites"
 command -v node >/dev/null 2>&1 || fail "node (>= 20) is required"
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 || fail "redis-server/redis-cli missing and no apt-get to install them"
-  step "installing redis-server and redis-tools (apt-get)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server redis-tools
-  # Debian starts a system service on 6379; the demo does not need it.
-  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
-fi
+bash scripts/ensure-redis.sh
 printf 'node %s, %s\n' "$(node --version)" "$(redis-server --version | cut -d' ' -f1-3)"
-if [ ! -d node_modules ]; then
-  step "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund
-fi
+bash scripts/ensure-node-modules.sh
 
 step "building the connector"
 npm run build --silent
