@@ -78,7 +78,9 @@ export async function measureConcurrent(
   return (steps * 1000) / (nowMs() - start);
 }
 
+/** How one group of matchups is run. */
 export interface RoundsOptions {
+  /** Each contender's figure is the median over rounds, each ratio the median of per-round ratios. */
   rounds: number;
   /** Time each contender runs per round. */
   budgetMs: number;
