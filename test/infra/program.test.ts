@@ -11,6 +11,7 @@ import {
 import { SettingError, validateStackSettings, type StackSettings } from "../../infra/settings";
 import {
   isSecretEnvelope,
+  nonSecretStrings,
   mockImageId,
   plain,
   runMocked,
@@ -43,15 +44,6 @@ function only(resources: RegisteredResource[], type: string, name?: string): Reg
 
 function containers(resources: RegisteredResource[]): RegisteredResource[] {
   return resources.filter((r) => r.type === CONTAINER);
-}
-
-/** Every string in `value` that is not inside a secret envelope. */
-function nonSecretStrings(value: unknown): string[] {
-  if (isSecretEnvelope(value)) return [];
-  if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.flatMap(nonSecretStrings);
-  if (value !== null && typeof value === "object") return Object.values(value).flatMap(nonSecretStrings);
-  return [];
 }
 
 interface Upload {

@@ -22,7 +22,7 @@ import {
 } from "@redis-on-docker/connector";
 import { defineRedisStack, readStackSettings, type RedisStackExports } from "../../infra/program";
 import { SettingError, validateStackSettings } from "../../infra/settings";
-import { isSecretEnvelope, runMocked, valueOf, type ExtraState } from "../infra/support/pulumiMocks";
+import { nonSecretStrings, runMocked, valueOf, type ExtraState } from "../infra/support/pulumiMocks";
 import { useLocalStack } from "../support/localStack";
 import { withNode } from "./support/clusterProbe";
 import { runBounded } from "./support/boundedRun";
@@ -250,14 +250,6 @@ describe("reliability: secrets", function () {
   describe("the Pulumi program (mocks)", function () {
     const bootstrapOk: ExtraState = (type, name) =>
       type === "docker:index/container:Container" && name.endsWith("-cluster-bootstrap") ? { exitCode: 0, containerLogs: "ok\n" } : {};
-
-    function nonSecretStrings(value: unknown): string[] {
-      if (isSecretEnvelope(value)) return [];
-      if (typeof value === "string") return [value];
-      if (Array.isArray(value)) return value.flatMap(nonSecretStrings);
-      if (value !== null && typeof value === "object") return Object.values(value).flatMap(nonSecretStrings);
-      return [];
-    }
 
     async function deploy(config: Record<string, string>) {
       return runMocked(() => defineRedisStack(readStackSettings()), {

@@ -5,7 +5,7 @@
  * i.e. what `pulumi up` orders its steps by). Also resolves the program's exports.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { valueOf, waitForRegistrations, withTimeout } from "../../infra/support/pulumiMocks";
+import { valueOf, waitForRegistrations, withTimeout, type RegisterRequestLike } from "../../infra/support/pulumiMocks";
 
 /** A plain JSON-like value: what the replay gets after unwrapping secrets. */
 export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue };
@@ -96,14 +96,6 @@ export function toPlain(value: unknown, where: string): PlainValue {
   throw new Error(`${where}: value of type ${typeof value} is not plain data`);
 }
 
-interface RegisterRequestLike {
-  getType(): string;
-  getName(): string;
-  getCustom(): boolean;
-  getParent(): string;
-  getDependenciesList(): string[];
-  getObject(): unknown;
-}
 interface RegisterResponseLike {
   getUrn(): string;
 }

@@ -24,12 +24,14 @@ export interface MockedRun<T> {
 /** Mock outputs of a resource; `extraState` lets a test choose e.g. the bootstrap job's exit code. */
 export type ExtraState = (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown>;
 
-interface RegisterRequestLike {
+/** The parts of the engine's RegisterResourceRequest the mock helpers read. */
+export interface RegisterRequestLike {
   getType(): string;
   getName(): string;
   getCustom(): boolean;
   getParent(): string;
   getDependenciesList(): string[];
+  getObject(): unknown;
 }
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 interface MonitorLike {
@@ -115,6 +117,15 @@ export function plain(value: unknown): unknown {
     return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, plain(v)]));
   }
   return value;
+}
+
+/** Every string in `value` that is not inside a secret envelope. */
+export function nonSecretStrings(value: unknown): string[] {
+  if (isSecretEnvelope(value)) return [];
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(nonSecretStrings);
+  if (value !== null && typeof value === "object") return Object.values(value).flatMap(nonSecretStrings);
+  return [];
 }
 
 /** Whether `value` is (or, for an array, is wrapped as) a secret envelope. */
