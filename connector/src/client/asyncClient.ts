@@ -70,7 +70,10 @@ function createStandalone(config: ConnectorConfig): Redis {
 }
 
 function createCluster(config: ConnectorConfig): Cluster {
-  // Time since the cluster was last ready (or created); the retry strategy gives up past the bound.
+  // Until the cluster has been ready once, a bounded start: unreachable seeds end the client
+  // (`waitUntilReady` / `connect` report why). After that it never gives up: an outage of
+  // every node (a host or Docker restart) must not kill a long-lived client.
+  let everReady = false;
   let notReadySince: number | undefined = Date.now();
   const giveUpAfterMs = Math.max(config.connectTimeoutMs, config.commandTimeoutMs);
   const options: ClusterOptions = {
@@ -94,20 +97,24 @@ function createCluster(config: ConnectorConfig): Cluster {
     retryDelayOnMoved: 0,
     slotsRefreshTimeout: Math.min(config.connectTimeoutMs, 2000),
     slotsRefreshInterval: 5000,
-    // Commands queued while no node is reachable have no per-command timer in ioredis's
-    // Cluster, so the cluster stops retrying once it has been unreachable for the bound:
-    // queued commands then fail ("None of startup nodes is available") instead of waiting.
     clusterRetryStrategy: (attempt: number) => {
-      if (notReadySince !== undefined && Date.now() - notReadySince >= giveUpAfterMs) return null;
+      if (!everReady && notReadySince !== undefined && Date.now() - notReadySince >= giveUpAfterMs) return null;
       return reconnectDelayMs(attempt, config.reconnectMaxDelayMs);
     },
   };
   const cluster = new Cluster(config.cluster.nodes.map((n) => ({ host: n.host, port: n.port })), options);
+  // ioredis's Cluster has no per-command timer for commands queued while no node is
+  // reachable. So the offline queue is on only while the cluster is (re)starting for the
+  // first time; once every node is lost, calls fail at once instead of waiting unbounded,
+  // and the client keeps reconnecting in the background.
   cluster.on("ready", () => {
+    everReady = true;
     notReadySince = undefined;
+    cluster.options.enableOfflineQueue = true;
   });
   cluster.on("close", () => {
     notReadySince ??= Date.now();
+    if (everReady) cluster.options.enableOfflineQueue = false;
   });
   return cluster;
 }
