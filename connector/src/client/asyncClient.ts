@@ -74,7 +74,7 @@ function createCluster(config: ConnectorConfig): Cluster {
   // (`waitUntilReady` / `connect` report why). After that it never gives up: an outage of
   // every node (a host or Docker restart) must not kill a long-lived client.
   let everReady = false;
-  let notReadySince: number | undefined = Date.now();
+  const createdAt = Date.now();
   const giveUpAfterMs = Math.max(config.connectTimeoutMs, config.commandTimeoutMs);
   const options: ClusterOptions = {
     // Nodes discovered through CLUSTER SLOTS get these options too: auth and TLS on every node.
@@ -98,7 +98,7 @@ function createCluster(config: ConnectorConfig): Cluster {
     slotsRefreshTimeout: Math.min(config.connectTimeoutMs, 2000),
     slotsRefreshInterval: 5000,
     clusterRetryStrategy: (attempt: number) => {
-      if (!everReady && notReadySince !== undefined && Date.now() - notReadySince >= giveUpAfterMs) return null;
+      if (!everReady && Date.now() - createdAt >= giveUpAfterMs) return null;
       return reconnectDelayMs(attempt, config.reconnectMaxDelayMs);
     },
   };
@@ -109,11 +109,9 @@ function createCluster(config: ConnectorConfig): Cluster {
   // and the client keeps reconnecting in the background.
   cluster.on("ready", () => {
     everReady = true;
-    notReadySince = undefined;
     cluster.options.enableOfflineQueue = true;
   });
   cluster.on("close", () => {
-    notReadySince ??= Date.now();
     if (everReady) cluster.options.enableOfflineQueue = false;
   });
   return cluster;
