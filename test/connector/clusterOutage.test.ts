@@ -4,25 +4,16 @@
  * again once the nodes are back — it does not give up for good.
  */
 import { expect } from "chai";
-import type { ConnectorClient, ConnectorConfig, DeepPartial } from "@redis-on-docker/connector";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ConnectorClient } from "@redis-on-docker/connector";
 import { parseInfo, probeRedis } from "../../infra/local/redisProbe";
 import { useLocalStack } from "../support/localStack";
+import { SHORT_BOUNDS, SLACK_MS, TIMEOUT_MS } from "./support/bounds";
 import { asBehaviourClient, closeClient, modeConfig, openClient } from "./support/modes";
 
-const TIMEOUT_MS = 1000;
-/** Slack on top of a configured bound for a loaded 2-core machine. */
-const SLACK_MS = 1500;
-const BOUNDS: DeepPartial<ConnectorConfig> = {
-  connectTimeoutMs: TIMEOUT_MS,
-  commandTimeoutMs: TIMEOUT_MS,
-  reconnectMaxDelayMs: 200,
-  maxRetriesPerRequest: 1,
-};
 /** The outage lasts well past every client bound (connect, command, reconnect cap). */
 const OUTAGE_MS = 4 * TIMEOUT_MS;
 const RECOVERY_BOUND_MS = 20_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function timedCall(call: () => unknown): Promise<{ error?: Error; elapsedMs: number }> {
   const started = Date.now();
@@ -44,7 +35,7 @@ describe("connector: the whole cluster down for longer than the client's bounds"
   it("fails calls fast during the outage, then the same async and sync clients serve again", async function () {
     const { outputs } = stack();
     for (const form of ["async", "sync"] as const) {
-      clients.push(await openClient(modeConfig({ topology: "cluster", form }, outputs, BOUNDS)));
+      clients.push(await openClient(modeConfig({ topology: "cluster", form }, outputs, SHORT_BOUNDS)));
     }
     const [asyncClient, syncClient] = clients.map(asBehaviourClient);
     await asyncClient.set("outage:{a}", "before");

@@ -17,18 +17,9 @@ import {
 import { findFreePorts } from "../../infra/local/freePorts";
 import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";
+import { SHORT_BOUNDS, SLACK_MS, TIMEOUT_MS } from "./support/bounds";
 import { asBehaviourClient, closeClient, modeConfig, modeName, MODES, type Mode } from "./support/modes";
 
-const TIMEOUT_MS = 1000;
-/** Slack on top of the configured bound for a loaded 2-core machine. */
-const SLACK_MS = 1500;
-
-const BOUNDS: DeepPartial<ConnectorConfig> = {
-  connectTimeoutMs: TIMEOUT_MS,
-  commandTimeoutMs: TIMEOUT_MS,
-  reconnectMaxDelayMs: 200,
-  maxRetriesPerRequest: 1,
-};
 
 interface Timed {
   error: Error;
@@ -84,7 +75,7 @@ describe("connector: bad connections fail clearly and in bounded time", function
     describe(modeName(mode), () => {
       it("wrong password: the server's auth error, within the bound", async () => {
         let client: ConnectorClient | undefined;
-        const { error, elapsedMs } = await failingGet(() => (client = open(modeConfig(mode, stack().outputs, { ...BOUNDS, password: "wrong password" }))));
+        const { error, elapsedMs } = await failingGet(() => (client = open(modeConfig(mode, stack().outputs, { ...SHORT_BOUNDS, password: "wrong password" }))));
         expect(elapsedMs).to.be.below(2 * TIMEOUT_MS + SLACK_MS);
         expect(error.message).not.to.include(stack().outputs.password);
         if (mode.topology === "standalone" || mode.form === "sync") {
@@ -103,7 +94,7 @@ describe("connector: bad connections fail clearly and in bounded time", function
         const [port] = await findFreePorts(1, { withBusPort: false });
         const where: DeepPartial<ConnectorConfig> =
           mode.topology === "standalone" ? { standalone: { port } } : { cluster: { nodes: [{ host: "127.0.0.1", port }] } };
-        const { error, elapsedMs } = await failingGet(() => open(modeConfig(mode, stack().outputs, { ...BOUNDS, ...where })));
+        const { error, elapsedMs } = await failingGet(() => open(modeConfig(mode, stack().outputs, { ...SHORT_BOUNDS, ...where })));
         expect(elapsedMs).to.be.below(2 * TIMEOUT_MS + SLACK_MS);
         expect(error.message).to.match(/ECONNREFUSED|max retries|timed out|None of startup nodes|Connection is closed|Could not connect/);
       });
@@ -115,7 +106,7 @@ describe("connector: bad connections fail clearly and in bounded time", function
             mode.topology === "standalone"
               ? { standalone: { port: silent.port } }
               : { cluster: { nodes: [{ host: "127.0.0.1", port: silent.port }] } };
-          const { error, elapsedMs } = await failingGet(() => open(modeConfig(mode, stack().outputs, { ...BOUNDS, ...where })));
+          const { error, elapsedMs } = await failingGet(() => open(modeConfig(mode, stack().outputs, { ...SHORT_BOUNDS, ...where })));
           expect(elapsedMs).to.be.below(2 * TIMEOUT_MS + SLACK_MS);
           expect(error.message).to.match(/timed out|None of startup nodes|Failed to refresh|Could not connect .* within connectTimeoutMs/i);
         } finally {
@@ -138,7 +129,7 @@ describe("connector: bad connections fail clearly and in bounded time", function
     for (const form of ["async", "sync"] as const) {
       const mode: Mode = { topology: "standalone", form };
       it(`${modeName(mode)}: times out within the command timeout, then works again after SIGCONT`, async () => {
-        const config = modeConfig(mode, stack().outputs, { ...BOUNDS, password: "", standalone: { port: server?.port } });
+        const config = modeConfig(mode, stack().outputs, { ...SHORT_BOUNDS, password: "", standalone: { port: server?.port } });
         const client = open(config);
         const c = asBehaviourClient(client);
         expect(await c.set("stop:key", form)).to.equal("OK");
