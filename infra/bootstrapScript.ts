@@ -119,6 +119,142 @@ rcli() {
   $CALL redis-cli -h "\${addr%:*}" -p "\${addr##*:}" "$@" 2>&1
 }
 
+# Log lines stay printable ASCII and short: redis-cli colours its output on a TTY (the Docker
+# job has one), and whoever keeps the job's output (the Pulumi engine) wants plain UTF-8 lines.
+ESC=$(printf '\\033')
+safe_lines() { tr -d '\\r' | sed "s/\${ESC}\\[[0-9;]*[A-Za-z]//g" | tr -cd '\\11\\12\\40-\\176' | cut -c1-400; }
+
+# ---- Healing a partly formed cluster ---------------------------------------------------
+# Some nodes serve slots, others came back new (they know only themselves, e.g. recreated
+# without their data volume). The formed nodes still remember the replaced nodes under their
+# old ids: those are forgotten on every formed node (CLUSTER FORGET), then each new node meets
+# the cluster and replicates a master that lacks a replica. Bounded by the job's deadline.
+# A replaced node whose old id still owns slots (its replica never took over) cannot be healed
+# without choosing which data to keep: that fails, naming the node and the manual step.
+
+# cluster_nodes ADDR: that node's CLUSTER NODES without CRs.
+cluster_nodes() { bound_calls; rcli "$1" CLUSTER NODES | tr -d '\\r'; }
+# cluster_info_field ADDR FIELD: one field of CLUSTER INFO.
+cluster_info_field() { bound_calls; rcli "$1" CLUSTER INFO | tr -d '\\r' | sed -n "s/^$2:\\(.*\\)$/\\1/p"; }
+# word N WORDS...: the Nth word.
+word() { n=$1; shift; eval "printf '%s' \\"\\\${$n:-}\\""; }
+
+heal_partial_cluster() {
+  # The node id at each planned address; an id the cluster knows that is not among them is stale.
+  CURRENT_IDS=''; NEW_ADDRS=''; FORMED_ADDRS=''
+  for addr in $NODES; do
+    bound_calls
+    id=$(rcli "$addr" CLUSTER MYID | tr -d '\\r')
+    case $id in ''|*[!0-9a-f]*) fail "node $addr did not give its node id (CLUSTER MYID: $id)" ;; esac
+    CURRENT_IDS="$CURRENT_IDS $id"
+    if [ "$(cluster_info_field "$addr" cluster_known_nodes)" = 1 ] && [ "$(cluster_info_field "$addr" cluster_slots_assigned)" = 0 ]; then
+      NEW_ADDRS="$NEW_ADDRS $addr"
+    else
+      FORMED_ADDRS="$FORMED_ADDRS $addr"
+    fi
+  done
+  log "heal: formed:$FORMED_ADDRS; new:$NEW_ADDRS"
+
+  # An anchor: a formed node that sees every slot served (a failover may still be running).
+  ANCHOR=''
+  while [ -z "$ANCHOR" ]; do
+    for addr in $FORMED_ADDRS; do
+      if [ "$(cluster_info_field "$addr" cluster_state)" = ok ]; then ANCHOR=$addr; break; fi
+    done
+    [ -n "$ANCHOR" ] && break
+    expired && fail "cannot heal: no formed node reports cluster_state:ok within \${TIMEOUT_SEC}s (slots are not all served); check the nodes with redis-cli CLUSTER NODES"
+    pause
+  done
+  log "heal: $ANCHOR serves as the reference view"
+
+  # Stale ids: wait while an old master's failover runs; a stale master that still owns slots
+  # and is not even marked failed will never be failed over (its address now answers with the
+  # new node's id), so that is the manual case.
+  while :; do
+    STALE=''; BLOCKED=''
+    nodes=$(cluster_nodes "$ANCHOR")
+    while read -r line; do
+      [ -n "$line" ] || continue
+      # shellcheck disable=SC2086
+      set -- $line
+      id=$1; addr_field=$2; flags=$3
+      case " $CURRENT_IDS " in *" $id "*) continue ;; esac
+      if [ $# -gt 8 ] && case ",$flags," in *,master,*) true ;; *) false ;; esac; then
+        case ",$flags," in
+          *,fail,*) BLOCKED="$BLOCKED $id" ;;
+          *) fail "cannot heal: a node came back empty, but its old id $id ($addr_field, flags $flags) still owns slots $(shift 8; echo "$*") and no replica took over. Promote its replica by hand (redis-cli -h <replica> CLUSTER FAILOVER TAKEOVER; the slots keep what that replica holds), then run the bootstrap again (pulumi up)" ;;
+        esac
+        continue
+      fi
+      STALE="$STALE $id"
+    done <<EOF_NODES
+$nodes
+EOF_NODES
+    [ -z "$BLOCKED" ] && break
+    expired && fail "cannot heal: the failed master(s)$BLOCKED still own slots after \${TIMEOUT_SEC}s; their replicas did not take over. Promote a replica by hand (redis-cli -h <replica> CLUSTER FAILOVER TAKEOVER), then run the bootstrap again"
+    log "heal: waiting for the failover of$BLOCKED"
+    pause
+  done
+
+  # FORGET on every formed node: each keeps a forgotten id banned for 60 s, so gossip from a
+  # node that still knows it cannot bring it back while the others catch up.
+  for id in $STALE; do
+    for addr in $FORMED_ADDRS; do
+      bound_calls
+      reply=$(rcli "$addr" CLUSTER FORGET "$id" | tr -d '\\r')
+      case $reply in
+        OK|*"Unknown node"*) ;;
+        *) fail "cannot heal: CLUSTER FORGET $id on $addr answered: $reply" ;;
+      esac
+    done
+    log "heal: forgot the stale node id $id on every formed node"
+  done
+
+  # Each new node: meet the cluster, then replicate the first master that lacks a replica.
+  ASSIGNED=''
+  for new in $NEW_ADDRS; do
+    nodes=$(cluster_nodes "$ANCHOR")
+    master=''
+    while read -r line; do
+      [ -n "$line" ] || continue
+      # shellcheck disable=SC2086
+      set -- $line
+      [ $# -gt 8 ] || continue
+      case ",$3," in *,master,*) ;; *) continue ;; esac
+      case ",$3," in *,fail,*|*,fail\\?,*|*,noaddr,*|*,handshake,*) continue ;; esac
+      candidate=$1
+      replicas=0
+      while read -r other; do
+        # shellcheck disable=SC2086
+        [ "$(word 4 $other)" = "$candidate" ] && replicas=$((replicas + 1))
+      done <<EOF_REPLICAS
+$nodes
+EOF_REPLICAS
+      for assigned in $ASSIGNED; do [ "$assigned" = "$candidate" ] && replicas=$((replicas + 1)); done
+      if [ "$replicas" -lt "$REPLICAS" ]; then master=$candidate; break; fi
+    done <<EOF_MASTERS
+$nodes
+EOF_MASTERS
+    [ -n "$master" ] || fail "cannot heal: node $new is new but no master lacks a replica in the view of $ANCHOR; reset it (redis-cli -h \${new%:*} -p \${new##*:} CLUSTER RESET HARD) and check the planned shape"
+
+    bound_calls
+    reply=$(rcli "$new" CLUSTER MEET "\${ANCHOR%:*}" "\${ANCHOR##*:}" | tr -d '\\r')
+    [ "$reply" = OK ] || fail "cannot heal: CLUSTER MEET from $new to $ANCHOR answered: $reply"
+    log "heal: $new met the cluster through $ANCHOR; making it a replica of $master"
+    # REPLICATE needs the master known to the new node, which gossip brings within a few beats.
+    while :; do
+      bound_calls
+      reply=$(rcli "$new" CLUSTER REPLICATE "$master" | tr -d '\\r')
+      [ "$reply" = OK ] && break
+      expired && fail "cannot heal: node $new could not become a replica of $master within \${TIMEOUT_SEC}s (last reply: $reply); add it by hand: redis-cli -h \${new%:*} -p \${new##*:} CLUSTER REPLICATE $master"
+      pause
+    done
+    ASSIGNED="$ASSIGNED $master"
+    log "heal: $new is now a replica of $master"
+  done
+  log "heal: done; waiting for every node to agree"
+}
+
 # 1. Every node answers PING.
 for addr in $NODES; do
   log "waiting for $addr to answer PING"
@@ -133,11 +269,12 @@ done
 log "all $NODE_COUNT nodes answer PING"
 
 # 2. Survey: per node, its cluster_state, known nodes and assigned slots.
-#    Sets FRESH (nodes that know only themselves and serve no slots), READY (nodes with
+#    Sets FRESH (nodes that know only themselves and serve no slots), FORMED (nodes that know
+#    others and see slots assigned), READY (nodes with
 #    cluster_state:ok that know all NODE_COUNT nodes), SILENT (nodes that gave no usable
 #    answer this time, e.g. a call that ran out of time) and REPORT (one line per node).
 survey() {
-  FRESH=0; READY=0; SILENT=0; REPORT=''
+  FRESH=0; FORMED=0; READY=0; SILENT=0; REPORT=''
   bound_calls
   for addr in $NODES; do
     info=$(rcli "$addr" CLUSTER INFO)
@@ -164,6 +301,7 @@ s/^cluster_slots_assigned:\\([0-9]*\\).*/slots=\\1/p')
       continue
     fi
     [ "$known" = 1 ] && [ "$slots" = 0 ] && FRESH=$((FRESH + 1))
+    [ "$known" != 1 ] && [ -n "$slots" ] && [ "$slots" != 0 ] && FORMED=$((FORMED + 1))
     [ "$state" = ok ] && [ "$known" = "$NODE_COUNT" ] && READY=$((READY + 1))
     REPORT="$REPORT
   $addr cluster_state:$state known_nodes:$known slots_assigned:$slots"
@@ -185,12 +323,17 @@ elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
   [ "$left" -ge 1 ] || fail "no time left for redis-cli --cluster create within \${TIMEOUT_SEC}s"
   CALL=''
   [ -n "$TIMEOUT_CMD" ] && CALL="$TIMEOUT_CMD $left"
-  if echo yes | $CALL redis-cli --cluster create $NODES --cluster-replicas "$REPLICAS" --cluster-yes; then
+  out=$(echo yes | $CALL redis-cli --cluster create $NODES --cluster-replicas "$REPLICAS" --cluster-yes 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | safe_lines
+  if [ "$rc" -eq 0 ]; then
     log "redis-cli --cluster create succeeded"
   else
-    rc=$?
     fail "redis-cli --cluster create failed (exit $rc; its messages are above)"
   fi
+elif [ "$FORMED" -gt 0 ] && [ "$FRESH" -gt 0 ] && [ $((FORMED + FRESH)) -eq "$NODE_COUNT" ]; then
+  log "cluster is partially formed: $FORMED node(s) serve slots, $FRESH came back new; healing it:$REPORT"
+  heal_partial_cluster
 else
   log "cluster is partially formed; not re-creating it, waiting for it to settle:$REPORT"
 fi

@@ -53,7 +53,12 @@ function runScript(script: string, dir: string, timeoutMs: number): Promise<Scri
  * Six fresh cluster-enabled redis-servers from the plan, plus its standalone server,
  * started and stopped by the enclosing describe.
  */
-function useFreshClusterNodes(password: string): { dir: () => string; seeds: () => Endpoint[]; standalone: () => Endpoint } {
+function useFreshClusterNodes(password: string): {
+  dir: () => string;
+  seeds: () => Endpoint[];
+  standalone: () => Endpoint;
+  clusterNodes: () => LocalRedisNode[];
+} {
   let dir = "";
   let nodes: LocalRedisNode[] = [];
   before(async function () {
@@ -79,7 +84,71 @@ function useFreshClusterNodes(password: string): { dir: () => string; seeds: () 
     dir: () => dir,
     seeds: () => nodes.filter((n) => n.role === "cluster").map((n) => ({ host: "127.0.0.1", port: n.port })),
     standalone: () => ({ host: "127.0.0.1", port: nodes[nodes.length - 1].port }),
+    clusterNodes: () => nodes.filter((n) => n.role === "cluster"),
   };
+}
+
+/** One node's `CLUSTER NODES` line, parsed. */
+interface NodeLine {
+  id: string;
+  flags: string[];
+  masterId: string;
+  slots: string[];
+}
+
+function parseClusterNodes(text: string): NodeLine[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .map((l) => {
+      const [id, , flags, masterId, , , , , ...slots] = l.split(" ");
+      return { id, flags: flags.split(","), masterId, slots };
+    });
+}
+
+function slotCount(ranges: string[]): number {
+  return ranges
+    .filter((r) => !r.startsWith("["))
+    .reduce((sum, r) => {
+      const [from, to] = r.split("-").map(Number);
+      return sum + (to === undefined ? 1 : to - from + 1);
+    }, 0);
+}
+
+/**
+ * Every node's view of the cluster, once they all agree on the planned shape (3 masters that
+ * together serve 16384 slots, one replica under each, no node failing, in handshake or without
+ * an address); throws with the views otherwise. Returns the agreed view, by node id.
+ */
+async function agreedView(seeds: Endpoint[], password: string): Promise<Map<string, NodeLine>> {
+  const views = await Promise.all(
+    seeds.map(async (seed) => parseClusterNodes(String(await probeRedis(seed.port, ["CLUSTER", "NODES"], { password, timeoutMs: 2000 })))),
+  );
+  const shape = (view: NodeLine[]): string =>
+    view
+      .map((n) => `${n.id} ${n.flags.filter((f) => f !== "myself").join(",")} ${n.masterId} ${n.slots.join(",")}`)
+      .sort()
+      .join("\n");
+  const problems: string[] = [];
+  for (const [i, view] of views.entries()) {
+    if (shape(view) !== shape(views[0])) problems.push(`127.0.0.1:${seeds[i].port} disagrees with 127.0.0.1:${seeds[0].port}`);
+    for (const n of view) {
+      const bad = n.flags.filter((f) => ["fail", "fail?", "handshake", "noaddr"].includes(f));
+      if (bad.length) problems.push(`127.0.0.1:${seeds[i].port} sees ${n.id} as ${bad.join(",")}`);
+    }
+  }
+  const view = views[0];
+  const masters = view.filter((n) => n.flags.includes("master"));
+  if (view.length !== 6) problems.push(`${view.length} nodes known, not 6`);
+  if (masters.length !== 3) problems.push(`${masters.length} masters, not 3`);
+  if (slotCount(masters.flatMap((m) => m.slots)) !== 16384) problems.push("masters do not serve all 16384 slots");
+  for (const m of masters) {
+    const replicas = view.filter((n) => n.masterId === m.id);
+    if (replicas.length !== 1) problems.push(`master ${m.id} has ${replicas.length} replicas, not 1`);
+  }
+  if (problems.length) throw new Error(`the nodes do not agree on 3 masters + 3 replicas:\n  ${problems.join("\n  ")}\n${views.map(shape).join("\n--\n")}`);
+  return new Map(view.map((n) => [n.id, n]));
 }
 
 async function clusterInfo(seed: Endpoint, password: string): Promise<Map<string, string>> {
@@ -272,6 +341,103 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).not.to.include("using the password");
       for (const seed of seeds) expect((await clusterInfo(seed, "")).get("cluster_state")).to.equal("ok");
+    });
+  });
+
+  describe("healing: a node came back empty while the others stay formed", function () {
+    const password = "heal pass 5";
+    const fresh = useFreshClusterNodes(password);
+    let passwordFile = "";
+    const script = (timeoutSec: number): string =>
+      renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec, passwordFile });
+
+    before(async function () {
+      this.timeout(45_000);
+      passwordFile = path.join(fresh.dir(), "password");
+      writePrivateFile(passwordFile, password);
+      const run = await runScript(script(30), fresh.dir(), 35_000);
+      expect(run.code, run.stderr + run.stdout).to.equal(0);
+    });
+
+    const myId = async (node: LocalRedisNode): Promise<string> =>
+      String(await probeRedis(node.port, ["CLUSTER", "MYID"], { password, timeoutMs: 2000 }));
+    const role = async (node: LocalRedisNode): Promise<string | undefined> =>
+      parseInfo(String(await probeRedis(node.port, ["INFO", "replication"], { password, timeoutMs: 2000 }))).get("role");
+
+    /** Stops the node and starts it again on its port with an empty data dir (no nodes.conf): a new node. */
+    async function replaceWithEmptyNode(node: LocalRedisNode): Promise<void> {
+      const identity = node.identity();
+      expect(identity, `${node.name} runs`).to.not.equal(undefined);
+      expect(await terminateProcesses([identity!], 2000)).to.deep.equal([]);
+      for (const file of fs.readdirSync(node.dir)) {
+        if (/^(nodes\.conf|dump\.rdb|appendonly\.aof)$/.test(file)) fs.rmSync(path.join(node.dir, file));
+      }
+      await node.start(node.port);
+      const info = await clusterInfo({ host: "127.0.0.1", port: node.port }, password);
+      expect(info.get("cluster_known_nodes"), `${node.name} came back new`).to.equal("1");
+    }
+
+    /** Agreement within a bound: gossip spreads the last role change in a few heartbeats. */
+    async function agreedWithin(ms: number): Promise<Map<string, NodeLine>> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        try {
+          return await agreedView(fresh.seeds(), password);
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    }
+
+    async function expectHealed(node: LocalRedisNode, oldId: string, run: ScriptRun): Promise<void> {
+      expect(run.code, run.stderr + run.stdout).to.equal(0);
+      expect(run.stdout).to.include("partially formed");
+      expect(run.stdout).to.include(`heal: forgot the stale node id ${oldId} on every formed node`);
+      expect(run.stdout).to.match(new RegExp(`heal: 127\\.0\\.0\\.1:${node.port} is now a replica of [0-9a-f]{40}`));
+      expect(run.stdout).not.to.include("creating the cluster");
+      expect(run.stdout + run.stderr).not.to.include(password);
+      const view = await agreedWithin(5000);
+      const newId = await myId(node);
+      expect(newId).to.not.equal(oldId);
+      expect([...view.keys()], "the old id is forgotten").to.not.include(oldId);
+      expect(view.get(newId)?.flags, "the new node is a replica").to.include("slave");
+      for (const seed of fresh.seeds()) expect((await clusterInfo(seed, password)).get("cluster_state"), `${seed.port}`).to.equal("ok");
+    }
+
+    it("a replica replaced by an empty node: its old id is forgotten, the new node replicates the master that lacks one", async function () {
+      this.timeout(60_000);
+      const replica = (await Promise.all(fresh.clusterNodes().map(async (n) => ((await role(n)) === "slave" ? n : undefined)))).find(Boolean)!;
+      const oldId = await myId(replica);
+      await replaceWithEmptyNode(replica);
+      const run = await runScript(script(30), fresh.dir(), 40_000);
+      await expectHealed(replica, oldId, run);
+    });
+
+    it("a master replaced by an empty node after its replica took over: the same heal", async function () {
+      this.timeout(90_000);
+      const master = (await Promise.all(fresh.clusterNodes().map(async (n) => ((await role(n)) === "master" ? n : undefined)))).find(Boolean)!;
+      const oldId = await myId(master);
+      const replicaPorts = [];
+      for (const n of fresh.clusterNodes()) {
+        const replication = parseInfo(String(await probeRedis(n.port, ["INFO", "replication"], { password, timeoutMs: 2000 })));
+        if (replication.get("role") === "slave" && replication.get("master_port") === String(master.port)) replicaPorts.push(n.port);
+      }
+      expect(replicaPorts).to.have.length(1);
+      expect(await terminateProcesses([master.identity()!], 2000)).to.deep.equal([]);
+      // The replica takes over once the master is marked failed (node timeout 2 s, then the election).
+      const deadline = Date.now() + 30_000;
+      while ((await clusterInfo({ host: "127.0.0.1", port: replicaPorts[0] }, password)).get("cluster_state") !== "ok" ||
+        parseInfo(String(await probeRedis(replicaPorts[0], ["INFO", "replication"], { password, timeoutMs: 2000 }))).get("role") !== "master") {
+        expect(Date.now(), "the replica did not take over within 30 s").to.be.below(deadline);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      for (const file of fs.readdirSync(master.dir)) {
+        if (/^(nodes\.conf|dump\.rdb|appendonly\.aof)$/.test(file)) fs.rmSync(path.join(master.dir, file));
+      }
+      await master.start(master.port);
+      const run = await runScript(script(30), fresh.dir(), 40_000);
+      await expectHealed(master, oldId, run);
     });
   });
 });
