@@ -10,6 +10,7 @@ import {
   GATEWAY_OFFSET,
   STANDALONE_IP_OFFSET,
   SettingError,
+  dynamicRangeOf,
   formatIpv4,
   parseIpv4Cidr,
   type Persistence,
@@ -49,6 +50,12 @@ export interface NodePlan {
   command: string[];
   /** Healthcheck command (works with or without a password: NOAUTH counts as alive). */
   healthcheck: string[];
+  /**
+   * Named Docker volume mounted at `CONTAINER_DATA_DIR`: it outlives the container, so data and the
+   * node's cluster identity (`nodes.conf`) survive a replacement (the image's anonymous `/data`
+   * volume would be removed with the container).
+   */
+  dataVolume: string;
 }
 
 /** The one-shot job that forms the cluster. */
@@ -69,6 +76,8 @@ export interface NetworkPlan {
   name: string;
   subnet: string;
   gateway: string;
+  /** Where Docker picks dynamic addresses: the subnet's upper half, away from every static address. */
+  ipRange: string;
 }
 
 export interface TopologyPlan {
@@ -77,6 +86,8 @@ export interface TopologyPlan {
   standalone: NodePlan;
   clusterNodes: NodePlan[];
   bootstrap: BootstrapPlan;
+  /** Whether the nodes' data volumes stay when the stack is destroyed (`retainDataVolumes`). */
+  retainDataVolumes: boolean;
   /** The outputs document, less the password (added by the realisation as a secret). */
   outputs: Omit<StackOutputs, "password">;
 }
@@ -116,8 +127,9 @@ export function planTopology(settings: StackSettings): TopologyPlan {
   }
 
   // Fresh arrays per node, so a realisation that edits one node's plan cannot change another's.
-  const common = () => ({
+  const common = (name: string) => ({
     port: CONTAINER_PORT,
+    dataVolume: `${name}-data`,
     hostBindAddress: settings.hostBindAddress,
     command: ["redis-server", CONTAINER_CONFIG_PATH],
     healthcheck: [...HEALTHCHECK_COMMAND],
@@ -138,7 +150,7 @@ export function planTopology(settings: StackSettings): TopologyPlan {
     ip: addressAt(STANDALONE_IP_OFFSET),
     hostPort: settings.hostPortBase,
     directives: baseDirectives.map(([k, v]) => [k, v]),
-    ...common(),
+    ...common(`${prefix}-standalone`),
   };
   const clusterNodes: NodePlan[] = [];
   for (let i = 0; i < settings.clusterNodes; i++) {
@@ -157,7 +169,7 @@ export function planTopology(settings: StackSettings): TopologyPlan {
         // up-to-date replica to fail over to. Redis 5 knows the directive too.
         ["repl-diskless-sync-delay", "0"],
       ],
-      ...common(),
+      ...common(`${prefix}-node-${i}`),
     });
   }
 
@@ -182,10 +194,11 @@ export function planTopology(settings: StackSettings): TopologyPlan {
 
   return {
     image: settings.image,
-    network: { name: `${prefix}-net`, subnet: settings.subnet, gateway: addressAt(GATEWAY_OFFSET) },
+    network: { name: `${prefix}-net`, subnet: settings.subnet, gateway: addressAt(GATEWAY_OFFSET), ipRange: dynamicRangeOf(cidr) },
     standalone,
     clusterNodes,
     bootstrap,
+    retainDataVolumes: settings.retainDataVolumes,
     outputs: {
       schemaVersion: 1,
       redisImage: settings.image,

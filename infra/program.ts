@@ -38,8 +38,16 @@ export function defineRedisStack(settings: StackSettings): RedisStackExports {
   const image = new docker.RemoteImage(`${settings.namePrefix}-image`, { name: plan.image, keepLocally: true });
   const common = { imageId: image.imageId, networkName: network.networkName, password };
 
-  const standalone = new RedisServer(plan.standalone.name, { node: plan.standalone, ...common });
-  const clusterNodes = new RedisClusterNodes(`${settings.namePrefix}-cluster`, { nodes: plan.clusterNodes, ...common });
+  const standalone = new RedisServer(plan.standalone.name, {
+    node: plan.standalone,
+    ...common,
+    retainDataVolume: plan.retainDataVolumes,
+  });
+  const clusterNodes = new RedisClusterNodes(`${settings.namePrefix}-cluster`, {
+    nodes: plan.clusterNodes,
+    ...common,
+    retainDataVolumes: plan.retainDataVolumes,
+  });
   const bootstrap = new RedisClusterBootstrap(plan.bootstrap.name, {
     plan: plan.bootstrap,
     ...common,

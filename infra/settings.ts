@@ -17,9 +17,17 @@ export interface StackSettings {
   clusterNodes: number;
   /** Replicas per master, passed to `--cluster-replicas`. Config key `replicasPerMaster`. Default 1. */
   replicasPerMaster: number;
-  /** IPv4 CIDR of the Docker network, so nodes get static IPs. Config key `subnet`. Default `172.28.0.0/24`. */
+  /**
+   * IPv4 CIDR of the Docker network, so nodes get static IPs. Config key `subnet`. Default `10.213.0.0/24`:
+   * outside Docker's default address pools (172.17-31.0.0/16, 192.168.0.0/16), where a fixed subnet can
+   * collide with a network Docker made by itself ("Pool overlaps"). Its upper half is the `ipRange` for
+   * dynamic addresses (e.g. the bootstrap job's); static addresses sit in the lower half.
+   */
   subnet: string;
-  /** First host port: standalone gets it, cluster node i gets `hostPortBase + 1 + i`. Config key `hostPortBase`. Default 7000. */
+  /**
+   * First host port: standalone gets it, cluster node i gets `hostPortBase + 1 + i`. Config key `hostPortBase`.
+   * Default 6380 (not 7000: macOS 12+ holds port 7000 for AirPlay Receiver).
+   */
   hostPortBase: number;
   /** Host address the published ports bind to. Config key `hostBindAddress`. Default `127.0.0.1`. */
   hostBindAddress: string;
@@ -35,6 +43,11 @@ export interface StackSettings {
   namePrefix: string;
   /** Bound on the bootstrap job (wait for nodes, create, wait for `cluster_state:ok`), in s. Config key `bootstrapTimeoutSec`. Default 60. */
   bootstrapTimeoutSec: number;
+  /**
+   * Keep the nodes' named data volumes when the stack is destroyed (they are always kept across a
+   * container's replacement). Config key `retainDataVolumes`. Default false: `pulumi destroy` removes them.
+   */
+  retainDataVolumes: boolean;
 }
 
 /** Settings that can be left out, with the value used then. */
@@ -42,14 +55,15 @@ export const DEFAULT_SETTINGS: Readonly<Omit<StackSettings, "password">> = Objec
   image: "redis:5.0.4",
   clusterNodes: 6,
   replicasPerMaster: 1,
-  subnet: "172.28.0.0/24",
-  hostPortBase: 7000,
+  subnet: "10.213.0.0/24",
+  hostPortBase: 6380,
   hostBindAddress: "127.0.0.1",
   allowNoPassword: false,
   nodeTimeoutMs: 5000,
   persistence: "none",
   namePrefix: "redis",
   bootstrapTimeoutSec: 60,
+  retainDataVolumes: false,
 });
 
 export type SettingKey = keyof StackSettings;
@@ -66,6 +80,7 @@ const SETTING_KEYS: readonly SettingKey[] = [
   "persistence",
   "namePrefix",
   "bootstrapTimeoutSec",
+  "retainDataVolumes",
 ];
 const PERSISTENCE_VALUES: readonly Persistence[] = ["none", "rdb", "aof"];
 
@@ -141,14 +156,15 @@ export function validateStackSettings(
       `${subnet} has host bits set; the network address is ${formatIpv4((cidr.base & prefixMask(cidr.prefix)) >>> 0)}/${cidr.prefix}`,
     );
   }
-  // Usable: base+1 .. broadcast-1. The last node sits at base + FIRST_NODE_IP_OFFSET + nodes - 1.
+  // Static addresses (gateway, standalone, nodes) live in the lower half; the upper half is the
+  // dynamic range (see dynamicRangeOf). The last node sits at base + FIRST_NODE_IP_OFFSET + nodes - 1.
   const lastOffset = FIRST_NODE_IP_OFFSET + clusterNodes - 1;
-  const broadcastOffset = 2 ** (32 - cidr.prefix) - 1;
-  if (lastOffset >= broadcastOffset) {
+  if (cidr.prefix >= 31 || lastOffset >= 2 ** (32 - cidr.prefix - 1)) {
     v.fail(
       "subnet",
       `${subnet} is too small: the gateway, the standalone node (base+${STANDALONE_IP_OFFSET}) and ${clusterNodes} cluster nodes ` +
-        `(base+${FIRST_NODE_IP_OFFSET}..base+${lastOffset}) need a prefix of at most /${largestPrefixFor(lastOffset)}`,
+        `(base+${FIRST_NODE_IP_OFFSET}..base+${lastOffset}) take the lower half and dynamic addresses the upper half, ` +
+        `which needs a prefix of at most /${largestPrefixFor(lastOffset) - 1}`,
     );
   }
 
@@ -194,6 +210,8 @@ export function validateStackSettings(
     );
   }
 
+  const retainDataVolumes = v.boolean("retainDataVolumes", DEFAULT_SETTINGS.retainDataVolumes);
+
   const settings: StackSettings = {
     image,
     clusterNodes,
@@ -206,6 +224,7 @@ export function validateStackSettings(
     persistence: persistence as Persistence,
     namePrefix,
     bootstrapTimeoutSec,
+    retainDataVolumes,
   };
   if (password !== undefined) settings.password = password;
   return settings;
@@ -304,6 +323,15 @@ export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
   if (octets.some((o, i) => o > 255 || String(o) !== match[i + 1]) || prefix > 32) return undefined;
   const base = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
   return { base, prefix };
+}
+
+/**
+ * The upper half of `subnet` as a CIDR: Docker's `ipRange`, where containers without a static
+ * address (the bootstrap job) get theirs, so they can never take a node's static address.
+ */
+export function dynamicRangeOf(subnet: Ipv4Cidr): string {
+  const prefix = subnet.prefix + 1;
+  return `${formatIpv4((subnet.base + 2 ** (32 - prefix)) >>> 0)}/${prefix}`;
 }
 
 export function formatIpv4(address: number): string {

@@ -3,6 +3,10 @@
 # root filesystem with Debian's redis-server and redis-cli, their shared libraries, a POSIX
 # shell and the usual Debian base tools (like the official image's Debian base), loaded with
 # `docker import`. `redis-server` and `redis-cli` are on PATH, the working directory is /data.
+# Like the official image (docker-library/redis 5.0: Dockerfile + docker-entrypoint.sh): a
+# `redis` user (uid/gid 999), /data owned by it and declared a VOLUME, and an entrypoint that,
+# for `redis-server` started as root, hands /data to `redis` and drops to that user (setpriv
+# from Debian's util-linux stands in for gosu), so file modes and ownership matter here too.
 #
 # Usage: scripts/build-redis-image.sh [TAG]
 #   TAG defaults to `redis-on-docker:image` in Pulumi.ci.yaml (e.g. redis-local:7.0.15); its
@@ -80,7 +84,7 @@ copy_with_libs "$cli_bin" /usr/bin/redis-cli
 # base (dash as /bin/sh, coreutils, grep, sed, mawk, findutils), as in Debian-based images.
 tools=(dash bash cat sleep grep date tr cut sed awk head tail wc expr seq timeout env id ls rm
   mkdir cp mv chmod touch sort uniq tee true false basename dirname printf echo test
-  hostname find xargs kill)
+  hostname find xargs kill chown setpriv stat)
 for tool in "${tools[@]}"; do
   path="$(type -P "$tool" || true)"
   case "$path" in
@@ -103,18 +107,52 @@ nogroup:x:65534:
 EOF
 echo "hosts: files dns" >"$ROOT/etc/nsswitch.conf"
 
-say "importing $TAG (redis $host_version, $(du -sh "$ROOT" | cut -f1))"
-tar -C "$ROOT" --numeric-owner --owner=0 --group=0 -c . |
-  timeout 300 docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'WORKDIR /data' \
-    --change 'EXPOSE 6379' \
-    --change "LABEL $LABEL_KEY=$fingerprint" \
-    --change 'CMD ["redis-server"]' \
-    - "$TAG" >/dev/null
+# The official 5.0 entrypoint's behaviour, with setpriv in place of gosu.
+cat >"$ROOT/usr/local/bin/docker-entrypoint.sh" <<'ENTRYPOINT'
+#!/bin/sh
+set -e
 
-# The image must run what it promises before anyone relies on it.
+# first arg is `-f` or `--some-option`, or `something.conf`: run redis-server with it
+if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then
+	set -- redis-server "$@"
+fi
+
+# started as root: hand the working directory (/data) to redis, then drop to that user
+if [ "$1" = 'redis-server' ] && [ "$(id -u)" = '0' ]; then
+	find . \! -user redis -exec chown redis '{}' +
+	exec setpriv --reuid=redis --regid=redis --clear-groups "$0" "$@"
+fi
+
+exec "$@"
+ENTRYPOINT
+chmod 0755 "$ROOT/usr/local/bin/docker-entrypoint.sh"
+
+say "importing $TAG (redis $host_version, $(du -sh "$ROOT" | cut -f1))"
+# Everything owned by root, except /data: redis's (as `mkdir /data && chown redis:redis /data`).
+tar -C "$ROOT" --numeric-owner --owner=0 --group=0 --exclude=./data -cf "$BUILD_DIR/rootfs.tar" .
+tar -C "$ROOT" --numeric-owner --owner=999 --group=999 --no-recursion -rf "$BUILD_DIR/rootfs.tar" ./data
+timeout 300 docker import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'VOLUME /data' \
+  --change 'WORKDIR /data' \
+  --change 'EXPOSE 6379' \
+  --change "LABEL $LABEL_KEY=$fingerprint" \
+  --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
+  --change 'CMD ["redis-server"]' \
+  "$BUILD_DIR/rootfs.tar" "$TAG" >/dev/null
+
+# The image must run what it promises before anyone relies on it; a broken one is not kept
+# (its fingerprint label would make it look up to date).
+broken() { timeout 60 docker image rm -f "$TAG" >/dev/null 2>&1 || true; fail "$@"; }
 smoke="$(timeout 60 docker run --rm --network none "$TAG" sh -c 'redis-server --version && redis-cli --version && date +%s >/dev/null && echo ok' 2>&1)" ||
-  fail "the built image $TAG does not run: $smoke"
-case "$smoke" in *ok) ;; *) fail "the built image $TAG does not run: $smoke" ;; esac
+  broken "the built image $TAG does not run: $smoke"
+case "$smoke" in *ok) ;; *) broken "the built image $TAG does not run: $smoke" ;; esac
+# /data belongs to redis, and redis-server started through the entrypoint runs as redis.
+owner="$(timeout 60 docker run --rm --network none "$TAG" sh -c '
+  stat -c %u:%g /data
+  docker-entrypoint.sh redis-server --save "" & pid=$!
+  for _ in 1 2 3 4 5 6 7 8 9 10; do [ "$(stat -c %u /proc/$pid)" = 999 ] && break; sleep 0.5; done
+  echo "uid=$(stat -c %u /proc/$pid)"; kill $pid' 2>&1)" ||
+  broken "the built image $TAG does not run its entrypoint: $owner"
+case "$owner" in "999:999"*"uid=999"*) ;; *) broken "in $TAG, /data or redis-server is not the redis user's (999): $owner" ;; esac
 say "built $TAG"

@@ -49,6 +49,11 @@ export class RedisClusterBootstrap extends pulumi.ComponentResource {
         mustRun: false,
         attach: true,
         logs: true,
+        // With a TTY, Docker's log stream is the raw output. Without one it is multiplexed: every
+        // write gets an 8-byte frame header, which the provider (v3.9.0 reads the stream with a
+        // line scanner, no demultiplexing) keeps in containerLogs; a header of a write of 128+
+        // bytes holds a byte >= 0x80, invalid UTF-8 that the Pulumi engine's gRPC refuses.
+        tty: true,
         restart: "no",
         rm: false,
         // Replacing a node gives it a new ID; the changed label replaces (re-runs) the job.
@@ -68,7 +73,10 @@ export class RedisClusterBootstrap extends pulumi.ComponentResource {
   }
 }
 
-/** Throws unless the job exited 0; the message carries the tail of its output and how to re-run it. */
+/**
+ * Throws unless the job exited 0; the message carries the tail of its output and how to re-run it.
+ * A `pulumi.RunError`: the CLI shows its message alone, without a stack trace of this program.
+ */
 export function checkBootstrapExit(
   jobName: string,
   exitCode: number | undefined,
@@ -76,11 +84,23 @@ export function checkBootstrapExit(
   urn: string,
 ): number {
   if (exitCode === 0) return 0;
-  const tail = (logs ?? "").trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
+  const tail = printableLines(logs ?? "").slice(-LOG_TAIL_LINES).join("\n");
   const status = exitCode === undefined || exitCode === null ? "did not report an exit code" : `exited with code ${exitCode}`;
-  throw new Error(
+  throw new pulumi.RunError(
     `cluster bootstrap job ${jobName} ${status}; the cluster is not formed.\n` +
       `Last output of the job:\n${tail === "" ? "(no output)" : tail}\n` +
       `Fix the cause, then run it again with: pulumi up --replace '${urn}'`,
   );
+}
+
+/** The output's lines without CRs (a TTY writes CRLF) and control characters such as colour codes. */
+function printableLines(text: string): string[] {
+  const lines = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+    .split(/\r?\n/)
+    // eslint-disable-next-line no-control-regex
+    .map((line) => line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ""));
+  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
+  return lines;
 }

@@ -8,6 +8,7 @@ export interface RedisClusterNodesArgs {
   imageId: pulumi.Input<string>;
   networkName: pulumi.Input<string>;
   password?: pulumi.Input<string>;
+  retainDataVolumes?: boolean;
 }
 
 /** The N cluster-enabled redis-server containers; forming them into a cluster is `RedisClusterBootstrap`'s job. */
@@ -21,7 +22,13 @@ export class RedisClusterNodes extends pulumi.ComponentResource {
       (node) =>
         new RedisServer(
           node.name,
-          { node, imageId: args.imageId, networkName: args.networkName, password: args.password },
+          {
+            node,
+            imageId: args.imageId,
+            networkName: args.networkName,
+            password: args.password,
+            retainDataVolume: args.retainDataVolumes,
+          },
           { parent: this },
         ),
     );

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NetworkPlan } from "../plan";
 
 export interface RedisNetworkArgs {
-  /** Name, subnet and gateway from the topology plan. */
+  /** Name, subnet, gateway and dynamic range from the topology plan. */
   plan: NetworkPlan;
 }
 
@@ -20,7 +20,9 @@ export class RedisNetwork extends pulumi.ComponentResource {
       {
         name: args.plan.name,
         driver: "bridge",
-        ipamConfigs: [{ subnet: args.plan.subnet, gateway: args.plan.gateway }],
+        // ipRange: Docker hands dynamic addresses (the bootstrap job's) out of the upper half only,
+        // so a container started before a node can never take that node's static address.
+        ipamConfigs: [{ subnet: args.plan.subnet, gateway: args.plan.gateway, ipRange: args.plan.ipRange }],
       },
       // The name is fixed, so a replacement must remove the old network first.
       { parent: this, deleteBeforeReplace: true },

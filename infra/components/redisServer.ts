@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { CONTAINER_CONFIG_PATH, type NodePlan } from "../plan";
+import { CONTAINER_CONFIG_PATH, CONTAINER_DATA_DIR, type NodePlan } from "../plan";
 import { renderRedisConf } from "../redisConf";
 
 /** How long Docker waits between healthchecks, and how long `pulumi up` waits for a node to be healthy. */
@@ -16,14 +16,18 @@ export interface RedisServerArgs {
   networkName: pulumi.Input<string>;
   /** Password for `requirepass` + `masterauth`; undefined for none. Only ever reaches the uploaded redis.conf. */
   password?: pulumi.Input<string>;
+  /** Keep the data volume when the stack is destroyed (it is always kept across a replacement of the container). */
+  retainDataVolume?: boolean;
 }
 
 /**
- * One redis-server container. Its redis.conf (with the password) is uploaded as a secret file,
- * so the password is in neither the command line nor the environment.
+ * One redis-server container and its named data volume. Its redis.conf (with the password) is
+ * uploaded as a secret file, so the password is in neither the command line nor the environment.
  */
 export class RedisServer extends pulumi.ComponentResource {
   readonly container: docker.Container;
+  /** Mounted at /data; a resource of its own, so replacing the container (a new password) keeps it. */
+  readonly dataVolume: docker.Volume;
   /** Container name on the stack network. */
   readonly containerName: pulumi.Output<string>;
 
@@ -32,6 +36,12 @@ export class RedisServer extends pulumi.ComponentResource {
     const { node } = args;
     const redisConf = pulumi.secret(
       pulumi.output(args.password).apply((password) => renderRedisConf(node, password)),
+    );
+    this.dataVolume = new docker.Volume(
+      node.dataVolume,
+      { name: node.dataVolume, labels: [{ label: "redis-on-docker.node", value: node.name }] },
+      // Removed by `pulumi destroy` unless retainDataVolumes asks to keep the data.
+      { parent: this, retainOnDelete: args.retainDataVolume === true },
     );
     this.container = new docker.Container(
       node.name,
@@ -45,6 +55,9 @@ export class RedisServer extends pulumi.ComponentResource {
         restart: "unless-stopped",
         // redis-server drops to the `redis` user in the official image, so the file must be world-readable inside the container.
         uploads: [{ file: CONTAINER_CONFIG_PATH, content: redisConf, permissions: "0644" }],
+        // A named volume: the provider's removeVolumes (default true) removes only anonymous ones,
+        // such as the image's own VOLUME /data, which this mount replaces.
+        volumes: [{ volumeName: this.dataVolume.name, containerPath: CONTAINER_DATA_DIR }],
         // `pulumi up` returns only when the node answers its healthcheck.
         wait: true,
         waitTimeout: HEALTHY_WAIT_TIMEOUT_SEC,

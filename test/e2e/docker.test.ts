@@ -1,24 +1,29 @@
 /**
- * End to end on a real Docker engine: the resources the Pulumi program declares are replayed
+ * End to end on a real Docker engine: the Pulumi program runs with the replayed Docker provider
  * (test/e2e/replay), the cluster forms, and clients on the host reach the standalone server
- * and all three masters through the published 127.0.0.1 ports and the exported natMap.
+ * and all three masters through the published 127.0.0.1 ports and the exported natMap. Then the
+ * stack's life goes on as a user's would: (a) first up, (b) up with no change, (c) a password
+ * change with persistence aof, (d) a node removed by hand (with its data) then refresh + up,
+ * (e) destroy.
  *
  * Needs a running engine (scripts/ensure-docker.sh) and fails — never skips — without one.
  * Traffic goes only to 127.0.0.1 and to the networks this test creates.
  */
 import { execFile } from "node:child_process";
+import { statSync } from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import Redis, { Cluster } from "ioredis";
 import { createClient, loadConfig, waitUntilReady, type StackOutputs } from "@redis-on-docker/connector";
 import { defineRedisStack } from "../../infra/program";
 import { validateStackSettings, type StackSettings } from "../../infra/settings";
-import { CONTAINER_TYPE, ContainerExitError, DockerReplay, sweepLeftovers, type ContainerInspect } from "./replay/applyToDocker";
+import { agreedView } from "../support/clusterAgreement";
+import { CONTAINER_TYPE, NETWORK_TYPE, VOLUME_TYPE, DockerReplay, sweepLeftovers, type ContainerInspect } from "./replay/applyToDocker";
 import { readStackConfigFile } from "./replay/ciStackConfig";
 import { DockerEngine } from "./replay/dockerEngine";
 import { freePortRun, freeSubnet, randomPassword, uniqueNamePrefix } from "./replay/freeResources";
-import { recordProgram, type RecordedResource } from "./replay/recordProgram";
-import { ReplayUpdateError, replayProgram } from "./replay/replayProgram";
+import { ReplayStack, type StateEntry, type Step } from "./replay/replayStack";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PROJECT = "redis-on-docker";
@@ -89,9 +94,9 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
   const replays: DockerReplay[] = [];
   const clients: Array<{ disconnect(): void }> = [];
   let settings: StackSettings;
-  let resources: RecordedResource[];
   let outputs: StackOutputs;
-  let mainReplay: DockerReplay;
+  let docker: DockerReplay;
+  let stack: ReplayStack;
   /** One key per master (container address), chosen by the cluster's own slot map. */
   let masterKeys: Array<{ master: string; key: string }>;
   let removeSignalHandlers: () => void = () => undefined;
@@ -103,31 +108,32 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     if (errors.length) throw new Error(errors.join("\n"));
   };
 
-  const newReplay = (s: StackSettings, skip?: (r: RecordedResource) => boolean): DockerReplay => {
-    const r = new DockerReplay(engine, {
+  const newStack = (s: StackSettings, skip?: (type: string, name: string) => boolean): ReplayStack => {
+    const replay = new DockerReplay(engine, {
       runId: s.namePrefix,
-      skip,
       attachTimeoutMs: (s.bootstrapTimeoutSec + 30) * 1000,
       log: process.env.E2E_VERBOSE ? (line) => console.log(`      [replay] ${line}`) : undefined,
     });
-    replays.push(r);
-    return r;
+    replays.push(replay);
+    return new ReplayStack(replay, { project: PROJECT, stack: STACK, timeoutMs: (s.bootstrapTimeoutSec + 150) * 1000, skip });
   };
 
   const program = (s: StackSettings) => () => defineRedisStack(s);
+  const up = async (s: StackSettings, opts: { replace?: string[] } = {}): Promise<StackOutputs> =>
+    (await stack.up(program(s), opts)) as unknown as StackOutputs;
 
   before(async function () {
-    this.timeout(240_000);
+    this.timeout(300_000);
     await requireEngine(engine);
     await sweepLeftovers(engine);
     await run("bash", ["scripts/build-redis-image.sh"], 180_000);
     removeSignalHandlers = cleanupOnSignal(cleanupAll);
 
-    settings = await ciSettings(engine, {});
-    mainReplay = newReplay(settings);
-    const result = await replayProgram({ program: program(settings), project: PROJECT, stack: STACK, replay: mainReplay });
-    resources = result.resources;
-    outputs = result.exports as unknown as StackOutputs;
+    // aof: scenario (c) checks that data outlives the containers.
+    settings = await ciSettings(engine, { "redis-on-docker:persistence": "aof" });
+    stack = newStack(settings);
+    docker = stack.docker;
+    outputs = await up(settings);
     masterKeys = await keysOnEveryMaster();
   });
 
@@ -138,12 +144,23 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
   });
 
   const password = (): string => settings.password ?? "";
-  const containers = (): RecordedResource[] => resources.filter((r) => r.type === CONTAINER_TYPE);
-  const direct = (host: string, port: number, withPassword = true): Redis => {
+  const entries = (type: string): StateEntry[] => [...stack.state.values()].filter((e) => e.type === type);
+  const containers = (): StateEntry[] => entries(CONTAINER_TYPE);
+  const bootstrapEntry = (): StateEntry => {
+    const found = containers().filter((e) => e.inputs.attach === true);
+    expect(found, "one one-shot (attach) container").to.have.length(1);
+    return found[0];
+  };
+  const nodeEntries = (): StateEntry[] => containers().filter((e) => /-node-\d+$/.test(e.name));
+  const containerIds = (): Record<string, string> => Object.fromEntries(containers().map((e) => [e.name, e.id]));
+  const stepsOf = (steps: Step[], type: string): Record<string, string> =>
+    Object.fromEntries(steps.filter((s) => s.type === type).map((s) => [s.name, s.op]));
+
+  const direct = (host: string, port: number, withPassword = true, pw = password()): Redis => {
     const client = new Redis({
       host,
       port,
-      password: withPassword ? password() : undefined,
+      password: withPassword ? pw : undefined,
       connectTimeout: COMMAND_TIMEOUT_MS,
       commandTimeout: COMMAND_TIMEOUT_MS,
       maxRetriesPerRequest: 1,
@@ -162,41 +179,343 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     return mapped;
   };
 
-  it("exports the outputs document for the host: published 127.0.0.1 ports and a natMap for every node", () => {
-    expect(outputs.schemaVersion).to.equal(1);
-    expect(outputs.redisImage).to.equal(settings.image);
-    expect(outputs.passwordRequired).to.equal(true);
-    expect(outputs.password).to.equal(password());
-    expect(outputs.standalone).to.include({ host: "127.0.0.1", port: settings.hostPortBase });
-    expect(outputs.cluster.seeds).to.have.length(settings.clusterNodes);
-    expect(Object.keys(outputs.cluster.natMap)).to.have.length(settings.clusterNodes);
-  });
+  /** Each node's id, epochs and own CLUSTER NODES line (less timestamps): what a re-create would change. */
+  const identities = async (): Promise<NodeIdentity[]> => {
+    const out: NodeIdentity[] = [];
+    for (const seed of outputs.cluster.seeds) {
+      const node = direct(seed.host, seed.port);
+      await node.connect();
+      const id = String(await node.call("CLUSTER", "MYID"));
+      const info = String(await node.call("CLUSTER", "INFO"));
+      const nodes = String(await node.call("CLUSTER", "NODES"));
+      const field = (name: string): string => new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "";
+      const mine = nodes.split("\n").find((l) => l.startsWith(id)) ?? "";
+      // Drop the ping/pong timestamps and the link state: they change by themselves.
+      const stable = mine.split(" ").filter((_, i) => i !== 4 && i !== 5 && i !== 7).join(" ");
+      out.push({ id, currentEpoch: field("cluster_current_epoch"), myEpoch: field("cluster_my_epoch"), nodesLine: stable });
+      node.disconnect();
+    }
+    return out;
+  };
 
-  it("publishes every port on 127.0.0.1 only and keeps the password out of every container's config", async () => {
-    expect(containers().length).to.equal(settings.clusterNodes + 2); // nodes + standalone + bootstrap
-    for (const r of containers()) {
-      const inspect = await mainReplay.inspect(String(r.inputs.name));
-      const text = JSON.stringify(inspect);
-      expect(text.includes(password()), `password in docker inspect of ${inspect.Name}`).to.equal(false);
-      for (const [port, bindings] of Object.entries(inspect.HostConfig.PortBindings ?? {})) {
-        for (const b of bindings) expect(b.HostIp, `${inspect.Name} ${port}`).to.equal("127.0.0.1");
+  describe("(a) first up", () => {
+    // Clients of this stage hold the first password; (c) changes it.
+    after(() => {
+      for (const c of clients.splice(0)) c.disconnect();
+    });
+
+    it("exports the outputs document for the host: published 127.0.0.1 ports and a natMap for every node", () => {
+      expect(outputs.schemaVersion).to.equal(1);
+      expect(outputs.redisImage).to.equal(settings.image);
+      expect(outputs.passwordRequired).to.equal(true);
+      expect(outputs.password).to.equal(password());
+      expect(outputs.standalone).to.include({ host: "127.0.0.1", port: settings.hostPortBase });
+      expect(outputs.cluster.seeds).to.have.length(settings.clusterNodes);
+      expect(Object.keys(outputs.cluster.natMap)).to.have.length(settings.clusterNodes);
+    });
+
+    it("publishes every port on 127.0.0.1 only and keeps the password out of every container's config", async () => {
+      expect(containers().length).to.equal(settings.clusterNodes + 2); // nodes + standalone + bootstrap
+      for (const e of containers()) {
+        const inspect = await docker.inspect(e.id);
+        const text = JSON.stringify(inspect);
+        expect(text.includes(password()), `password in docker inspect of ${inspect.Name}`).to.equal(false);
+        for (const [port, bindings] of Object.entries(inspect.HostConfig.PortBindings ?? {})) {
+          for (const b of bindings) expect(b.HostIp, `${inspect.Name} ${port}`).to.equal("127.0.0.1");
+        }
+      }
+    });
+
+    it("the job ran with a TTY: its containerLogs, as the provider keeps them, are plain UTF-8 lines", async () => {
+      const job = bootstrapEntry();
+      expect((await docker.inspect(job.id)).Config.Tty).to.equal(true);
+      expect(job.outputs.exitCode).to.equal(0);
+      const logs = String(job.outputs.containerLogs);
+      // The replay already refused invalid UTF-8 (as the engine's gRPC does); no frame header bytes either.
+      // eslint-disable-next-line no-control-regex
+      expect(/[\x00-\x08\x0b-\x1f\x7f]/.test(logs), "control bytes (frame headers, colour codes) in containerLogs").to.equal(false);
+      expect(logs).to.include("cluster ready");
+      expect(logs.split("\n").some((l) => Buffer.byteLength(l) >= 128), "a line long enough to have broken a frame header").to.equal(true);
+    });
+
+    it("the network hands out dynamic addresses (the job's) from its ipRange only, away from every static address", async () => {
+      const [network] = entries(NETWORK_TYPE);
+      const [ipam] = network.inputs.ipamConfigs as Array<{ subnet: string; ipRange: string }>;
+      const onEngine = await engine.request<{ IPAM: { Config: Array<{ Subnet: string; IPRange?: string; Gateway?: string }> } }>({
+        method: "GET",
+        path: `/networks/${encodeURIComponent(network.id)}`,
+        timeoutMs: 10_000,
+      });
+      expect(onEngine.IPAM.Config).to.deep.equal([{ Subnet: ipam.subnet, IPRange: ipam.ipRange, Gateway: onEngine.IPAM.Config[0].Gateway }]);
+      const [rangeBase, rangePrefix] = ipam.ipRange.split("/");
+      const toInt = (ip: string): number => ip.split(".").reduce((acc, p) => ((acc << 8) | Number(p)) >>> 0, 0);
+      for (const e of containers().filter((c) => c.inputs.attach !== true)) {
+        const ip = (e.inputs.networksAdvanced as Array<{ ipv4Address: string }>)[0].ipv4Address;
+        expect(toInt(ip) >>> (32 - Number(rangePrefix)), `${e.name} ${ip} outside ${ipam.ipRange}`).to.not.equal(toInt(rangeBase) >>> (32 - Number(rangePrefix)));
+      }
+    });
+
+    it("every redis-server runs as the redis user on a named volume at /data that the redis user owns", async () => {
+      const servers = containers().filter((e) => e.inputs.attach !== true);
+      expect(servers).to.have.length(7);
+      for (const e of servers) {
+        const inspect = await docker.inspect(e.id);
+        const data = (inspect.Mounts ?? []).filter((m) => m.Destination === "/data");
+        expect(data, `${e.name} mounts`).to.have.length(1);
+        expect(data[0]).to.include({ Type: "volume", Name: `${e.name}-data` });
+        const volume = await engine.request<{ Mountpoint: string }>({ method: "GET", path: `/volumes/${encodeURIComponent(data[0].Name!)}`, timeoutMs: 10_000 });
+        expect(statSync(volume.Mountpoint).uid, `${data[0].Name} owner`).to.equal(999);
+        const top = await engine.request<{ Titles: string[]; Processes: string[][] }>({ method: "GET", path: `/containers/${e.id}/top?ps_args=-o%20pid,uid,comm`, timeoutMs: 10_000 });
+        const redis = top.Processes.filter((p) => p[2] === "redis-server");
+        expect(redis.map((p) => p[1]), `${e.name}: redis-server's uid`).to.deep.equal(["999"]);
+      }
+      expect(entries(VOLUME_TYPE).map((v) => v.name).sort()).to.deep.equal(servers.map((e) => `${e.name}-data`).sort());
+    });
+
+    it("standalone: SET/GET through the published port, and the password is required", async () => {
+      const client = direct(outputs.standalone.host, outputs.standalone.port);
+      await client.connect();
+      await client.set("e2e:standalone", "works");
+      expect(await client.get("e2e:standalone")).to.equal("works");
+      expect(await client.call("CONFIG", "GET", "cluster-enabled")).to.deep.equal(["cluster-enabled", "no"]);
+
+      const anonymous = direct(outputs.standalone.host, outputs.standalone.port, false);
+      await anonymous.connect();
+      let error: Error | undefined;
+      await anonymous.get("e2e:standalone").catch((e: Error) => (error = e));
+      expect(error?.message).to.match(/NOAUTH/);
+    });
+
+    it("cluster: three masters, and ioredis Cluster with the natMap puts a key on each", async () => {
+      expect(masterKeys.map((m) => m.master)).to.have.length(settings.clusterNodes / (settings.replicasPerMaster + 1));
+      const cluster = clusterClient(password());
+      for (const { master, key } of masterKeys) {
+        await cluster.set(key, `ioredis on ${master}`);
+        expect(await cluster.get(key)).to.equal(`ioredis on ${master}`);
+        expect(await valueOnMaster(master, key)).to.equal(`ioredis on ${master}`);
+      }
+    });
+
+    /** The subset of the sync facade this test uses: plain calls, no await. */
+    interface SyncKeyValue {
+      set(key: string, value: string): unknown;
+      get(key: string): string | null;
+      close(): void;
+    }
+
+    for (const topology of ["standalone", "cluster"] as const) {
+      for (const form of ["async", "sync"] as const) {
+        it(`connector ${topology}/${form}, configured from the outputs document: SET/GET${topology === "cluster" ? " on all three masters" : ""}`, async () => {
+          const config = loadConfig({ outputs, env: {}, overrides: { topology, form } });
+          const keys = topology === "cluster" ? masterKeys : [{ master: "", key: "e2e:standalone:connector" }];
+          const value = (key: string) => `${topology}/${form} ${key}`;
+          if (form === "async") {
+            const client = createClient({ ...config, form: "async" as const });
+            clients.push(client);
+            await waitUntilReady(client, COMMAND_TIMEOUT_MS);
+            for (const { key } of keys) {
+              await client.set(key, value(key));
+              expect(await client.get(key)).to.equal(value(key));
+            }
+          } else {
+            const client = createClient({ ...config, form: "sync" as const }) as unknown as SyncKeyValue;
+            try {
+              for (const { key } of keys) {
+                client.set(key, value(key));
+                expect(client.get(key)).to.equal(value(key));
+              }
+            } finally {
+              client.close();
+            }
+          }
+          for (const { master, key } of keys) {
+            if (topology === "cluster") expect(await valueOnMaster(master, key)).to.equal(value(key));
+          }
+          if (topology === "standalone") {
+            const check = direct(outputs.standalone.host, outputs.standalone.port);
+            await check.connect();
+            expect(await check.get(keys[0].key)).to.equal(value(keys[0].key));
+          }
+        });
       }
     }
   });
 
-  it("standalone: SET/GET through the published port, and the password is required", async () => {
-    const client = direct(outputs.standalone.host, outputs.standalone.port);
-    await client.connect();
-    await client.set("e2e:standalone", "works");
-    expect(await client.get("e2e:standalone")).to.equal("works");
-    expect(await client.call("CONFIG", "GET", "cluster-enabled")).to.deep.equal(["cluster-enabled", "no"]);
+  describe("(b) a second up with no change", () => {
+    it("recreates nothing and leaves the cluster untouched", async function () {
+      this.timeout(120_000);
+      const idsBefore = containerIds();
+      const before = await identities();
+      const again = await up(settings);
+      expect(stack.steps.filter((s) => s.op !== "same"), "every step is `same`").to.deep.equal([]);
+      expect(containerIds()).to.deep.equal(idsBefore);
+      expect(again).to.deep.equal(outputs);
+      expect(await identities()).to.deep.equal(before);
+    });
 
-    const anonymous = direct(outputs.standalone.host, outputs.standalone.port, false);
-    await anonymous.connect();
-    let error: Error | undefined;
-    await anonymous.get("e2e:standalone").catch((e: Error) => (error = e));
-    expect(error?.message).to.match(/NOAUTH/);
+    it("`pulumi up --replace` of the job runs the bootstrap again: it exits 0 and changes nothing", async function () {
+      this.timeout((settings.bootstrapTimeoutSec + 60) * 1000);
+      const before = await identities();
+      const job = bootstrapEntry();
+      await up(settings, { replace: [job.name] });
+      expect(stack.steps.filter((s) => s.op !== "same")).to.deep.equal([{ op: "replace", type: CONTAINER_TYPE, name: job.name }]);
+      expect(bootstrapEntry().id).to.not.equal(job.id);
+      expect(bootstrapEntry().outputs.exitCode).to.equal(0);
+      expect(String(bootstrapEntry().outputs.containerLogs)).to.include("cluster already formed");
+      expect(await identities()).to.deep.equal(before);
+    });
   });
+
+  /** Writes one key per master and one on the standalone, with `pw`; returns key -> value. */
+  async function writeMarkers(tag: string, pw: string): Promise<Map<string, string>> {
+    const written = new Map<string, string>();
+    const cluster = clusterClient(pw);
+    for (const { key } of masterKeys) {
+      await cluster.set(`${key}:${tag}`, `${tag} ${key}`);
+      written.set(`${key}:${tag}`, `${tag} ${key}`);
+    }
+    const standalone = direct(outputs.standalone.host, outputs.standalone.port, true, pw);
+    await standalone.connect();
+    await standalone.set(`e2e:standalone:${tag}`, `${tag} standalone`);
+    cluster.disconnect();
+    standalone.disconnect();
+    return written;
+  }
+
+  async function expectMarkers(tag: string, written: Map<string, string>, pw: string): Promise<void> {
+    const cluster = clusterClient(pw);
+    for (const [key, value] of written) expect(await cluster.get(key), key).to.equal(value);
+    const standalone = direct(outputs.standalone.host, outputs.standalone.port, true, pw);
+    await standalone.connect();
+    expect(await standalone.get(`e2e:standalone:${tag}`)).to.equal(`${tag} standalone`);
+    cluster.disconnect();
+    standalone.disconnect();
+  }
+
+  describe("(c) a password change with persistence aof", () => {
+    it("replaces every container, keeps the volumes and the data; the new password works, the old one not", async function () {
+      this.timeout(240_000);
+      const oldPassword = password();
+      const written = await writeMarkers("before-password-change", oldPassword);
+      const idsBefore = containerIds();
+      const nodeIdsBefore = (await identities()).map((i) => i.id);
+      const volumesBefore = entries(VOLUME_TYPE).map((v) => v.id).sort();
+
+      settings = { ...settings, password: randomPassword() };
+      outputs = await up(settings);
+      expect(outputs.password).to.equal(password());
+      const containerSteps = stepsOf(stack.steps, CONTAINER_TYPE);
+      expect(Object.values(containerSteps), JSON.stringify(containerSteps)).to.deep.equal(Array(8).fill("replace"));
+      expect(Object.values(stepsOf(stack.steps, VOLUME_TYPE))).to.deep.equal(Array(7).fill("same"));
+      expect(Object.values(stepsOf(stack.steps, NETWORK_TYPE))).to.deep.equal(["same"]);
+      for (const [name, id] of Object.entries(containerIds())) expect(id, `${name} is a new container`).to.not.equal(idsBefore[name]);
+      expect(entries(VOLUME_TYPE).map((v) => v.id).sort()).to.deep.equal(volumesBefore);
+
+      // Same volumes: each node kept its cluster identity (nodes.conf) and its data (AOF).
+      expect((await identities()).map((i) => i.id)).to.deep.equal(nodeIdsBefore);
+      await expectMarkers("before-password-change", written, password());
+      await agreedView(outputs.cluster.seeds, password());
+
+      const stale = direct(outputs.standalone.host, outputs.standalone.port, false);
+      await stale.connect();
+      let refused: Error | undefined;
+      await stale.call("AUTH", oldPassword).catch((e: Error) => (refused = e));
+      // Redis 7 says WRONGPASS, Redis 5 "invalid password".
+      expect(refused?.message, "the old password is refused").to.match(/WRONGPASS|invalid password/);
+    });
+  });
+
+  describe("(d) a node container removed by hand, with its data volume, then refresh + up", () => {
+    it("the node comes back empty, the bootstrap heals the cluster to 3+3 and every node agrees", async function () {
+      this.timeout(240_000);
+      const written = await writeMarkers("before-heal", password());
+      // A replica: its data is on its master, so nothing is lost by removing it with its volume.
+      const seed = direct(outputs.cluster.seeds[0].host, outputs.cluster.seeds[0].port);
+      await seed.connect();
+      const view = String(await seed.call("CLUSTER", "NODES")).trim().split("\n").map((l) => l.split(" "));
+      seed.disconnect();
+      const replicaLine = view.find((f) => f[2].split(",").includes("slave"))!;
+      const replicaIp = replicaLine[1].split(":")[0];
+      const victim = nodeEntries().find((e) => (e.inputs.networksAdvanced as Array<{ ipv4Address: string }>)[0].ipv4Address === replicaIp)!;
+      expect(victim, `the node container at ${replicaIp}`).to.not.equal(undefined);
+      const oldJob = bootstrapEntry().id;
+
+      // What a user (or `docker system prune --volumes`) would do; the state does not know yet.
+      await engine.request({ method: "DELETE", path: `/containers/${victim.id}?force=1`, timeoutMs: 30_000 });
+      await engine.request({ method: "DELETE", path: `/volumes/${encodeURIComponent(`${victim.name}-data`)}`, timeoutMs: 30_000 });
+
+      const refreshed = await stack.refresh();
+      expect(refreshed.map((s) => `${s.op} ${s.name}`).sort()).to.deep.equal([`gone ${victim.name}`, `gone ${victim.name}-data`].sort());
+      await up(settings);
+      const changed = stack.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
+      expect(changed).to.deep.equal([`create ${victim.name}`, `create ${victim.name}-data`, `replace ${bootstrapEntry().name}`].sort());
+      expect(bootstrapEntry().id).to.not.equal(oldJob);
+      const logs = String(bootstrapEntry().outputs.containerLogs);
+      expect(logs).to.include(`heal: forgot the stale node id ${replicaLine[0]}`);
+      expect(logs).to.match(new RegExp(`heal: ${replicaIp.replace(/\./g, "\\.")}:6379 is now a replica of [0-9a-f]{40}`));
+
+      const agreed = await agreedView(outputs.cluster.seeds, password());
+      expect([...agreed.keys()], "the old id is forgotten everywhere").to.not.include(replicaLine[0]);
+      await expectMarkers("before-heal", written, password());
+    });
+  });
+
+  describe("(e) destroy", () => {
+    it("with retainDataVolumes: removes containers and the network, keeps the data volumes on purpose", async function () {
+      this.timeout(180_000);
+      // A change of resource options only: no step touches Docker.
+      settings = { ...settings, retainDataVolumes: true };
+      await up(settings);
+      expect(stack.steps.filter((s) => s.op !== "same")).to.deep.equal([]);
+      const volumes = entries(VOLUME_TYPE).map((v) => v.id).sort();
+      const steps = await stack.destroy();
+      expect(steps.filter((s) => s.op === "retain").map((s) => s.name).sort()).to.deep.equal(volumes);
+      const left = await docker.leftovers();
+      expect({ ...left, volumes: left.volumes.sort() }).to.deep.equal({ containers: [], networks: [], volumes });
+      expect(stack.state.size).to.equal(0);
+    });
+  });
+
+  describe("a bootstrap against a node that never comes up", () => {
+    it("fails the update with the program's RunError naming the node, within its bound; destroy then leaves nothing", async function () {
+      const boundSec = 8;
+      this.timeout((boundSec + 150) * 1000);
+      const s = await ciSettings(engine, { "redis-on-docker:bootstrapTimeoutSec": String(boundSec) });
+      const missingName = `${s.namePrefix}-node-5`;
+      // The standalone server plays no part here; leaving it out saves time.
+      const failing = newStack(s, (type, name) => type === CONTAINER_TYPE && (name === missingName || name === `${s.namePrefix}-standalone`));
+      const began = Date.now();
+      let failure: unknown;
+      await failing.up(program(s)).catch((e) => (failure = e));
+      expect(pulumi.RunError.isInstance(failure), `a RunError (message only, no stack trace): ${String(failure)}`).to.equal(true);
+      const missingIp = (failing.entry(missingName).inputs.networksAdvanced as Array<{ ipv4Address: string }>)[0].ipv4Address;
+      expect((failure as Error).message).to.match(/bootstrap job .* exited with code [1-9]/).and.to.include(missingIp);
+      expect((failure as Error).message).to.include("pulumi up --replace");
+      expect(Date.now() - began).to.be.lessThan((boundSec + 60) * 1000);
+      // The job is in the state with its exit code, as the provider records it.
+      const job = [...failing.state.values()].find((e) => e.inputs.attach === true)!;
+      expect(job.outputs.exitCode).to.not.equal(0);
+      for (const e of [...failing.state.values()].filter((x) => x.type === CONTAINER_TYPE && !x.id.startsWith("skipped-"))) {
+        const inspect: ContainerInspect = await failing.docker.inspect(e.id);
+        expect(JSON.stringify(inspect).includes(s.password ?? "")).to.equal(false);
+      }
+
+      await failing.destroy();
+      expect(await failing.docker.leftovers()).to.deep.equal({ containers: [], networks: [], volumes: [] });
+    });
+  });
+
+  /** An ioredis Cluster through the natMap, closed by the suite. */
+  function clusterClient(pw: string): Cluster {
+    const cluster = new Cluster(outputs.cluster.seeds, {
+      natMap: outputs.cluster.natMap,
+      redisOptions: { password: pw, connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS },
+      slotsRefreshTimeout: COMMAND_TIMEOUT_MS,
+      clusterRetryStrategy: (times) => (times > 3 ? null : 200),
+    });
+    clients.push(cluster);
+    return cluster;
+  }
 
   /** Slot ranges by master as a node reports them, and a key for each master's ranges. */
   async function keysOnEveryMaster(): Promise<Array<{ master: string; key: string }>> {
@@ -231,131 +550,4 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       node.disconnect();
     }
   }
-
-  it("cluster: three masters, and ioredis Cluster with the natMap puts a key on each", async () => {
-    expect(masterKeys.map((m) => m.master)).to.have.length(settings.clusterNodes / (settings.replicasPerMaster + 1));
-    const cluster = new Cluster(outputs.cluster.seeds, {
-      natMap: outputs.cluster.natMap,
-      redisOptions: { password: password(), connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS },
-      slotsRefreshTimeout: COMMAND_TIMEOUT_MS,
-      clusterRetryStrategy: (times) => (times > 3 ? null : 200),
-    });
-    clients.push(cluster);
-    for (const { master, key } of masterKeys) {
-      await cluster.set(key, `ioredis on ${master}`);
-      expect(await cluster.get(key)).to.equal(`ioredis on ${master}`);
-      expect(await valueOnMaster(master, key)).to.equal(`ioredis on ${master}`);
-    }
-  });
-
-  /** The subset of the sync facade this test uses: plain calls, no await. */
-  interface SyncKeyValue {
-    set(key: string, value: string): unknown;
-    get(key: string): string | null;
-    close(): void;
-  }
-
-  for (const topology of ["standalone", "cluster"] as const) {
-    for (const form of ["async", "sync"] as const) {
-      it(`connector ${topology}/${form}, configured from the outputs document: SET/GET${topology === "cluster" ? " on all three masters" : ""}`, async () => {
-        const config = loadConfig({ outputs, env: {}, overrides: { topology, form } });
-        const keys = topology === "cluster" ? masterKeys : [{ master: "", key: "e2e:standalone:connector" }];
-        const value = (key: string) => `${topology}/${form} ${key}`;
-        if (form === "async") {
-          const client = createClient({ ...config, form: "async" as const });
-          clients.push(client);
-          await waitUntilReady(client, COMMAND_TIMEOUT_MS);
-          for (const { key } of keys) {
-            await client.set(key, value(key));
-            expect(await client.get(key)).to.equal(value(key));
-          }
-        } else {
-          const client = createClient({ ...config, form: "sync" as const }) as unknown as SyncKeyValue;
-          try {
-            for (const { key } of keys) {
-              client.set(key, value(key));
-              expect(client.get(key)).to.equal(value(key));
-            }
-          } finally {
-            client.close();
-          }
-        }
-        for (const { master, key } of keys) {
-          if (topology === "cluster") expect(await valueOnMaster(master, key)).to.equal(value(key));
-        }
-        if (topology === "standalone") {
-          const check = direct(outputs.standalone.host, outputs.standalone.port);
-          await check.connect();
-          expect(await check.get(keys[0].key)).to.equal(value(keys[0].key));
-        }
-      });
-    }
-  }
-
-  it("a second run of the bootstrap on the formed cluster exits 0 and changes nothing", async function () {
-    this.timeout((settings.bootstrapTimeoutSec + 40) * 1000);
-    const identities = async (): Promise<NodeIdentity[]> => {
-      const out: NodeIdentity[] = [];
-      for (const seed of outputs.cluster.seeds) {
-        const node = direct(seed.host, seed.port);
-        await node.connect();
-        const id = String(await node.call("CLUSTER", "MYID"));
-        const info = String(await node.call("CLUSTER", "INFO"));
-        const nodes = String(await node.call("CLUSTER", "NODES"));
-        const field = (name: string): string => new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "";
-        const mine = nodes.split("\n").find((l) => l.startsWith(id)) ?? "";
-        // Drop the ping/pong timestamps: they change by themselves.
-        const stable = mine.split(" ").filter((_, i) => i !== 4 && i !== 5).join(" ");
-        out.push({ id, currentEpoch: field("cluster_current_epoch"), myEpoch: field("cluster_my_epoch"), nodesLine: stable });
-        node.disconnect();
-      }
-      return out;
-    };
-    const before = await identities();
-    const bootstrap = containers().find((r) => r.inputs.attach === true);
-    expect(bootstrap, "a one-shot (attach) container in the program").to.not.equal(undefined);
-
-    // As `pulumi up --replace` would: remove the finished job, create and run it again.
-    await mainReplay.removeContainer(String(bootstrap!.inputs.name));
-    await replayProgram({ program: program(settings), project: PROJECT, stack: STACK, replay: mainReplay, resources: [bootstrap!] });
-    const rerun = mainReplay.applied.get(bootstrap!.name);
-    expect(rerun?.exitCode).to.equal(0);
-
-    expect(await identities()).to.deep.equal(before);
-  });
-
-  describe("a bootstrap against a node that never comes up", () => {
-    it("fails with a non-zero exit and a message naming the node, within its bound", async function () {
-      const boundSec = 8;
-      this.timeout((boundSec + 90) * 1000);
-      const s = await ciSettings(engine, { "redis-on-docker:bootstrapTimeoutSec": String(boundSec) });
-      const { resources: declared } = await recordProgram(program(s), { project: PROJECT, stack: STACK });
-      const nodes = declared.filter((r) => r.type === CONTAINER_TYPE && r.inputs.attach !== true && /-node-/.test(String(r.inputs.name)));
-      const missing = nodes[nodes.length - 1];
-      const missingIp = ((missing.inputs.networksAdvanced as Array<{ ipv4Address: string }>)[0] ?? {}).ipv4Address;
-      expect(missingIp, "the missing node's static IP").to.be.a("string");
-
-      const skipped = new Set([missing.urn]);
-      // The standalone server plays no part here; leaving it out saves time.
-      for (const r of declared) if (r.type === CONTAINER_TYPE && /-standalone$/.test(String(r.inputs.name))) skipped.add(r.urn);
-      const replay = newReplay(s, (r) => skipped.has(r.urn));
-
-      let failure: unknown;
-      await replayProgram({ program: program(s), project: PROJECT, stack: STACK, replay, resources: declared }).catch((e) => (failure = e));
-      expect(failure, "the update must fail").to.be.instanceOf(ReplayUpdateError);
-      const exit = (failure as ReplayUpdateError).containerExit;
-      expect(exit).to.be.instanceOf(ContainerExitError);
-      expect(exit.exitCode).to.not.equal(0);
-      expect(exit.elapsedMs).to.be.lessThan((boundSec + 15) * 1000);
-      expect(exit.logs).to.include(missingIp);
-      // The program's own check turns the exit code into the update's error, with the job's output.
-      expect((failure as Error).message).to.match(/bootstrap/).and.to.include(missingIp);
-
-      for (const r of declared.filter((d) => d.type === CONTAINER_TYPE && !skipped.has(d.urn))) {
-        const inspect: ContainerInspect = await replay.inspect(String(r.inputs.name));
-        expect(JSON.stringify(inspect).includes(s.password ?? "")).to.equal(false);
-      }
-      await replay.cleanup();
-    });
-  });
 });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { expect } from "chai";
 import { defineRedisStack } from "../../infra/program";
 import { validateStackSettings } from "../../infra/settings";
-import { CONTAINER_TYPE, applyWaves, goDurationToNs, validateRecordedResources } from "./replay/applyToDocker";
+import { CONTAINER_TYPE, SCANNER_MAX_LINE_BYTES, applyWaves, goDurationToNs, providerContainerLogs, validateRecordedResources } from "./replay/applyToDocker";
 import { tarOneFile } from "./replay/dockerEngine";
 import { recordProgram, type RecordedResource } from "./replay/recordProgram";
 
@@ -40,11 +40,11 @@ describe("e2e replay harness", () => {
     const node = rs.find((r) => r.type === CONTAINER_TYPE && /-node-0$/.test(String(r.inputs.name)))!;
     node.inputs.privileged = true;
     (node.inputs.ports as Array<Record<string, unknown>>)[0].hostIpFamily = "v4" as never;
-    rs.push({ ...node, type: "docker:index/volume:Volume", name: "data", urn: "urn:x" });
+    rs.push({ ...node, type: "docker:index/service:Service", name: "svc", urn: "urn:x" });
     const problems = validateRecordedResources(rs);
     expect(problems.join("\n")).to.match(/-node-0.*\.privileged: input the replay does not understand/);
     expect(problems.join("\n")).to.match(/ports\.hostIpFamily: input the replay does not understand/);
-    expect(problems.join("\n")).to.match(/docker:index\/volume:Volume "data": resource type the replay does not support/);
+    expect(problems.join("\n")).to.match(/docker:index\/service:Service "svc": resource type the replay does not support/);
   });
 
   it("refuses rm together with attach (breaks in the provider)", () => {
@@ -91,5 +91,34 @@ describe("e2e replay harness", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe("containerLogs as terraform-provider-docker v3.9.0 keeps them", () => {
+    /** One frame of Docker's multiplexed log stream: [stream, 0, 0, 0, size (uint32 BE)] + payload. */
+    const frame = (stream: 1 | 2, text: string): Buffer => {
+      const payload = Buffer.from(text, "utf8");
+      const header = Buffer.alloc(8);
+      header[0] = stream;
+      header.writeUInt32BE(payload.length, 4);
+      return Buffer.concat([header, payload]);
+    };
+
+    it("a raw (TTY) stream: lines without CRs, each ended by a newline", () => {
+      expect(providerContainerLogs(Buffer.from("bootstrap: a\r\nbootstrap: b\r\n"), "job")).to.equal("bootstrap: a\nbootstrap: b\n");
+      expect(providerContainerLogs(Buffer.from("no newline at the end"), "job")).to.equal("no newline at the end\n");
+    });
+
+    it("a multiplexed (no TTY) stream keeps its frame headers; a line of 128+ bytes makes it invalid UTF-8, and that fails", () => {
+      const short = frame(1, "bootstrap: waiting\n");
+      // A short write's header holds only bytes < 0x80: still valid UTF-8, but with NULs and a frame byte in the text.
+      expect(providerContainerLogs(short, "job")).to.include("\u0000\u0000\u0000").and.include("bootstrap: waiting");
+      const long = frame(1, `bootstrap: creating the cluster: redis-cli --cluster create ${"10.213.0.11:6379 ".repeat(8)}--cluster-replicas 1\n`);
+      expect(long.length - 8).to.be.at.least(128);
+      expect(() => providerContainerLogs(long, "job.containerLogs")).to.throw(/job\.containerLogs: containerLogs holds invalid UTF-8 \(byte 0x[89a-f][0-9a-f] at offset 7\)/);
+    });
+
+    it("a line longer than the provider's line scanner allows fails as the provider does", () => {
+      expect(() => providerContainerLogs(Buffer.from("x".repeat(SCANNER_MAX_LINE_BYTES + 1)), "job")).to.throw(/token too long/);
+    });
   });
 });

@@ -26,19 +26,19 @@ describe("planTopology", () => {
   const plan = planTopology(settings());
 
   it("plans the network with the first host address as gateway", () => {
-    expect(plan.network).to.deep.equal({ name: "redis-net", subnet: "172.28.0.0/24", gateway: "172.28.0.1" });
+    expect(plan.network).to.deep.equal({ name: "redis-net", subnet: "10.213.0.0/24", gateway: "10.213.0.1", ipRange: "10.213.0.128/25" });
     expect(plan.image).to.equal("redis:5.0.4");
   });
 
   it("gives the standalone base+10 and node i base+11+i, with consecutive host ports", () => {
-    expect(plan.standalone).to.include({ name: "redis-standalone", role: "standalone", ip: "172.28.0.10", port: 6379, hostPort: 7000, hostBindAddress: "127.0.0.1" });
+    expect(plan.standalone).to.include({ name: "redis-standalone", role: "standalone", ip: "10.213.0.10", port: 6379, hostPort: 6380, hostBindAddress: "127.0.0.1" });
     expect(plan.clusterNodes.map((n) => [n.name, n.ip, n.hostPort])).to.deep.equal([
-      ["redis-node-0", "172.28.0.11", 7001],
-      ["redis-node-1", "172.28.0.12", 7002],
-      ["redis-node-2", "172.28.0.13", 7003],
-      ["redis-node-3", "172.28.0.14", 7004],
-      ["redis-node-4", "172.28.0.15", 7005],
-      ["redis-node-5", "172.28.0.16", 7006],
+      ["redis-node-0", "10.213.0.11", 6381],
+      ["redis-node-1", "10.213.0.12", 6382],
+      ["redis-node-2", "10.213.0.13", 6383],
+      ["redis-node-3", "10.213.0.14", 6384],
+      ["redis-node-4", "10.213.0.15", 6385],
+      ["redis-node-5", "10.213.0.16", 6386],
     ]);
     for (const node of plan.clusterNodes) expect(node).to.include({ role: "cluster", port: 6379, hostBindAddress: "127.0.0.1" });
   });
@@ -95,11 +95,11 @@ describe("planTopology", () => {
       redisImage: "redis:5.0.4",
       redisVersion: "5.0.4",
       passwordRequired: true,
-      standalone: { host: "127.0.0.1", port: 7000, internalHost: "172.28.0.10", internalPort: 6379 },
+      standalone: { host: "127.0.0.1", port: 6380, internalHost: "10.213.0.10", internalPort: 6379 },
       cluster: {
-        seeds: [7001, 7002, 7003, 7004, 7005, 7006].map((port) => ({ host: "127.0.0.1", port })),
-        internalSeeds: [11, 12, 13, 14, 15, 16].map((i) => ({ host: `172.28.0.${i}`, port: 6379 })),
-        natMap: Object.fromEntries([11, 12, 13, 14, 15, 16].map((i) => [`172.28.0.${i}:6379`, { host: "127.0.0.1", port: 7000 + i - 10 }])),
+        seeds: [6381, 6382, 6383, 6384, 6385, 6386].map((port) => ({ host: "127.0.0.1", port })),
+        internalSeeds: [11, 12, 13, 14, 15, 16].map((i) => ({ host: `10.213.0.${i}`, port: 6379 })),
+        natMap: Object.fromEntries([11, 12, 13, 14, 15, 16].map((i) => [`10.213.0.${i}:6379`, { host: "127.0.0.1", port: 6380 + i - 10 }])),
         replicasPerMaster: 1,
       },
     });
@@ -120,7 +120,7 @@ describe("planTopology", () => {
         image: "localhost:5000/redis-debian:7.0.15",
       }),
     );
-    expect(custom.network).to.deep.equal({ name: "e2e7-net", subnet: "10.99.4.0/26", gateway: "10.99.4.1" });
+    expect(custom.network).to.deep.equal({ name: "e2e7-net", subnet: "10.99.4.0/26", gateway: "10.99.4.1", ipRange: "10.99.4.32/27" });
     expect(custom.standalone).to.include({ name: "e2e7-standalone", ip: "10.99.4.10", hostPort: 41000, hostBindAddress: "0.0.0.0" });
     expect(custom.clusterNodes).to.have.length(9);
     expect(custom.clusterNodes[8]).to.include({ name: "e2e7-node-8", ip: "10.99.4.19", hostPort: 41009 });

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
 import { expect } from "chai";
 import type { StackOutputs } from "@redis-on-docker/connector";
 import { defineRedisStack, readStackSettings, type RedisStackExports } from "../../infra/program";
@@ -8,7 +9,8 @@ import {
   CONTAINER_CONFIG_PATH,
   planTopology,
 } from "../../infra/plan";
-import { SettingError, validateStackSettings, type StackSettings } from "../../infra/settings";
+import { SettingError, parseIpv4Cidr, validateStackSettings, type StackSettings } from "../../infra/settings";
+import { readStackConfigFile } from "../e2e/replay/ciStackConfig";
 import {
   isSecretEnvelope,
   nonSecretStrings,
@@ -25,6 +27,8 @@ const PASSWORD = "prog pw \"7731\" ünï";
 const CONTAINER = "docker:index/container:Container";
 const NETWORK = "docker:index/network:Network";
 const IMAGE = "docker:index/remoteImage:RemoteImage";
+const VOLUME = "docker:index/volume:Volume";
+const ROOT = path.resolve(__dirname, "../..");
 
 /** The Docker provider reports the job's exit code and (with `logs`) its output; a real run of the job gives 0. */
 function bootstrapExits(exitCode: number, containerLogs = "cluster ready\n"): ExtraState {
@@ -80,7 +84,8 @@ describe("Pulumi program (mocks)", function () {
       expect(count("redis-on-docker:index:RedisServer")).to.equal(7);
       expect(count("redis-on-docker:index:RedisClusterNodes")).to.equal(1);
       expect(count("redis-on-docker:index:RedisClusterBootstrap")).to.equal(1);
-      expect(run.resources).to.have.length(20);
+      expect(count("docker:index/volume:Volume")).to.equal(7);
+      expect(run.resources).to.have.length(27);
       for (const c of containers(run.resources)) {
         expect(c.inputs.name, "Docker name = resource name").to.equal(c.name);
         expect(c.parentUrn, `${c.name} sits in a component`).to.match(/redis-on-docker:index:/);
@@ -96,7 +101,7 @@ describe("Pulumi program (mocks)", function () {
     it("creates the network with the planned subnet and gateway, and attaches every container", () => {
       const network = only(run.resources, NETWORK);
       expect(network.inputs).to.deep.include({ name: "redis-net", driver: "bridge" });
-      expect(network.inputs.ipamConfigs).to.deep.equal([{ subnet: "172.28.0.0/24", gateway: "172.28.0.1" }]);
+      expect(network.inputs.ipamConfigs).to.deep.equal([{ subnet: "10.213.0.0/24", gateway: "10.213.0.1", ipRange: "10.213.0.128/25" }]);
       for (const c of containers(run.resources)) {
         const networks = c.inputs.networksAdvanced as Array<{ name: string }>;
         expect(networks, c.name).to.have.length(1);
@@ -106,8 +111,8 @@ describe("Pulumi program (mocks)", function () {
 
     it("gives the standalone and each node its static IP, and publishes ports on 127.0.0.1 only", () => {
       const expected: Array<[string, string, number]> = [
-        ["redis-standalone", "172.28.0.10", 7000],
-        ...[0, 1, 2, 3, 4, 5].map((i): [string, string, number] => [`redis-node-${i}`, `172.28.0.${11 + i}`, 7001 + i]),
+        ["redis-standalone", "10.213.0.10", 6380],
+        ...[0, 1, 2, 3, 4, 5].map((i): [string, string, number] => [`redis-node-${i}`, `10.213.0.${11 + i}`, 6381 + i]),
       ];
       for (const [name, ip, hostPort] of expected) {
         const c = only(run.resources, CONTAINER, name);
@@ -160,7 +165,7 @@ describe("Pulumi program (mocks)", function () {
       const plan = planTopology(validateStackSettings({ password: PASSWORD }));
       expect(script?.content).to.equal(plan.bootstrap.script);
       expect(script?.content).to.contain("--cluster create").and.contain("--cluster-replicas");
-      for (let i = 0; i < 6; i++) expect(script?.content).to.contain(`172.28.0.${11 + i}:6379`);
+      for (let i = 0; i < 6; i++) expect(script?.content).to.contain(`10.213.0.${11 + i}:6379`);
       expect(passwordFile?.content).to.equal(PASSWORD);
       expect(passwordFile?.permissions).to.equal("0600");
       expect(isSecretEnvelope(job.inputs.uploads)).to.equal(true);
@@ -192,13 +197,13 @@ describe("Pulumi program (mocks)", function () {
         ...planTopology(validateStackSettings({ password: PASSWORD })).outputs,
         password: PASSWORD,
       });
-      expect(document.cluster.natMap["172.28.0.16:6379"]).to.deep.equal({ host: "127.0.0.1", port: 7006 });
-      expect(document.standalone).to.deep.equal({ host: "127.0.0.1", port: 7000, internalHost: "172.28.0.10", internalPort: 6379 });
+      expect(document.cluster.natMap["10.213.0.16:6379"]).to.deep.equal({ host: "127.0.0.1", port: 6386 });
+      expect(document.standalone).to.deep.equal({ host: "127.0.0.1", port: 6380, internalHost: "10.213.0.10", internalPort: 6379 });
     });
   });
 
   it("fails the update when the bootstrap job exits non-zero, quoting its output", async () => {
-    const run = await stackFor({ password: PASSWORD }, bootstrapExits(3, "waiting for nodes\nnode 172.28.0.13:6379 did not answer PING\n"));
+    const run = await stackFor({ password: PASSWORD }, bootstrapExits(3, "waiting for nodes\nnode 10.213.0.13:6379 did not answer PING\n"));
     let failure: unknown;
     try {
       await valueOf(run.result.cluster);
@@ -208,7 +213,7 @@ describe("Pulumi program (mocks)", function () {
     expect(failure, "the cluster export must reject").to.be.instanceOf(Error);
     const message = (failure as Error).message;
     expect(message).to.contain("redis-cluster-bootstrap exited with code 3");
-    expect(message).to.contain("node 172.28.0.13:6379 did not answer PING");
+    expect(message).to.contain("node 10.213.0.13:6379 did not answer PING");
     expect(message).to.contain("pulumi up --replace");
     expect(message).not.to.contain("7731");
   });
@@ -231,7 +236,7 @@ describe("Pulumi program (mocks)", function () {
     });
     expect(only(run.resources, NETWORK).inputs).to.deep.include({
       name: "e2e-a1-net",
-      ipamConfigs: [{ subnet: "10.123.8.0/26", gateway: "10.123.8.1" }],
+      ipamConfigs: [{ subnet: "10.123.8.0/26", gateway: "10.123.8.1", ipRange: "10.123.8.32/27" }],
     });
     const node5 = only(run.resources, CONTAINER, "e2e-a1-node-5");
     expect((node5.inputs.networksAdvanced as Array<{ name: string; ipv4Address: string }>)[0]).to.include({ name: "e2e-a1-net", ipv4Address: "10.123.8.16" });
@@ -256,6 +261,79 @@ describe("Pulumi program (mocks)", function () {
     const document = await exportedDocument(run.result);
     expect(document.password).to.equal("");
     expect(document.passwordRequired).to.equal(false);
+  });
+
+  describe("Pulumi.dev.yaml: what a real `pulumi up` needs to work the first time and every time", () => {
+    let run: MockedRun<RedisStackExports>;
+    before(async () => {
+      const config = readStackConfigFile(path.join(ROOT, "Pulumi.dev.yaml"));
+      // The password is secure config, not in the file: `pulumi config set --secret` adds it.
+      run = await runMocked(() => defineRedisStack(readStackSettings()), {
+        config: { ...config, "redis-on-docker:password": PASSWORD },
+        secretKeys: ["redis-on-docker:password"],
+        stack: "dev",
+        extraState: bootstrapExits(0),
+      });
+    });
+
+    it("gives the one-shot bootstrap job a TTY, so its logged output carries no Docker frame headers", () => {
+      const oneShots = containers(run.resources).filter((c) => c.inputs.attach === true);
+      expect(oneShots.map((c) => c.name)).to.deep.equal(["redis-cluster-bootstrap"]);
+      for (const job of oneShots) {
+        // logs + attach: the provider keeps the log stream as it comes; only a TTY makes it raw.
+        expect(job.inputs).to.include({ logs: true, tty: true });
+      }
+    });
+
+    it("mounts a named volume of its own at /data in every redis-server container, kept across replacement", () => {
+      const volumes = run.resources.filter((r) => r.type === VOLUME);
+      const servers = containers(run.resources).filter((c) => c.inputs.attach !== true);
+      expect(servers).to.have.length(7);
+      const used = new Set<string>();
+      for (const c of servers) {
+        const mounts = plain(c.inputs.volumes) as Array<{ volumeName?: string; containerPath: string }>;
+        expect(mounts, c.name).to.have.length(1);
+        expect(mounts[0].containerPath).to.equal("/data");
+        const volume = volumes.find((v) => v.inputs.name === mounts[0].volumeName);
+        expect(volume, `${c.name}: a docker.Volume named ${String(mounts[0].volumeName)}`).to.not.equal(undefined);
+        expect(c.dependencies, `${c.name} is created after its volume`).to.include(volume!.urn);
+        // Destroy removes it (retainDataVolumes is not set in Pulumi.dev.yaml); a replacement of the container does not.
+        expect(volume!.retainOnDelete).to.equal(false);
+        used.add(String(mounts[0].volumeName));
+      }
+      expect(used.size, "one volume per node").to.equal(7);
+      // The volume's inputs do not depend on the password, so changing it never replaces a volume.
+      expect(JSON.stringify(volumes.map((v) => v.inputs))).not.to.contain("7731");
+    });
+
+    it("uses a subnet outside Docker's default address pools, with an ipRange that holds no static address", () => {
+      const network = only(run.resources, NETWORK);
+      const [ipam] = network.inputs.ipamConfigs as Array<{ subnet: string; gateway: string; ipRange: string }>;
+      const subnet = parseIpv4Cidr(ipam.subnet)!;
+      const range = parseIpv4Cidr(ipam.ipRange)!;
+      const contains = (outer: { base: number; prefix: number }, address: number): boolean =>
+        outer.prefix === 0 || address >>> (32 - outer.prefix) === outer.base >>> (32 - outer.prefix);
+      const addr = (ip: string): number => parseIpv4Cidr(`${ip}/32`)!.base;
+      const lastOf = (c: { base: number; prefix: number }): number => (c.base + 2 ** (32 - c.prefix) - 1) >>> 0;
+      // Docker's default pools: 172.17.0.0/16 .. 172.31.0.0/16 and 192.168.0.0/16.
+      const pools = [...Array.from({ length: 15 }, (_, i) => parseIpv4Cidr(`172.${17 + i}.0.0/16`)!), parseIpv4Cidr("192.168.0.0/16")!];
+      for (const pool of pools) {
+        const overlaps = contains(pool, subnet.base) || contains(subnet, pool.base);
+        expect(overlaps, `${ipam.subnet} overlaps Docker's default pool ${pool.base >>> 24}.${(pool.base >>> 16) & 255}.0.0/16`).to.equal(false);
+      }
+      expect(contains(subnet, range.base) && contains(subnet, lastOf(range)), `ipRange ${ipam.ipRange} inside ${ipam.subnet}`).to.equal(true);
+      const statics = [ipam.gateway, ...containers(run.resources).flatMap((c) =>
+        (c.inputs.networksAdvanced as Array<{ ipv4Address?: string }>).map((n) => n.ipv4Address).filter((ip): ip is string => ip !== undefined))];
+      expect(statics).to.have.length(8); // gateway, standalone, 6 nodes; the job takes a dynamic one
+      for (const ip of statics) expect(contains(range, addr(ip)), `${ip} in ipRange ${ipam.ipRange}`).to.equal(false);
+    });
+
+    it("publishes no host port 7000 (macOS 12+ AirPlay Receiver)", () => {
+      const published = containers(run.resources).flatMap((c) =>
+        ((c.inputs.ports ?? []) as Array<{ external: number }>).map((p) => p.external));
+      expect(published).to.have.length(7);
+      expect(published).to.not.include(7000);
+    });
   });
 
   describe("stack config", () => {

@@ -22,14 +22,15 @@ describe("validateStackSettings", () => {
       image: "redis:5.0.4",
       clusterNodes: 6,
       replicasPerMaster: 1,
-      subnet: "172.28.0.0/24",
-      hostPortBase: 7000,
+      subnet: "10.213.0.0/24",
+      hostPortBase: 6380,
       hostBindAddress: "127.0.0.1",
       allowNoPassword: false,
       nodeTimeoutMs: 5000,
       persistence: "none",
       namePrefix: "redis",
       bootstrapTimeoutSec: 60,
+      retainDataVolumes: false,
     });
   });
 
@@ -38,7 +39,7 @@ describe("validateStackSettings", () => {
       "redis-on-docker:image": "registry.local:5000/team/redis:5.0.4-alpine",
       "redis-on-docker:clusterNodes": "9",
       "redis-on-docker:replicasPerMaster": "2",
-      "redis-on-docker:subnet": "10.20.0.0/27",
+      "redis-on-docker:subnet": "10.20.0.0/26",
       "redis-on-docker:hostPortBase": "30000",
       "redis-on-docker:hostBindAddress": "::1",
       "redis-on-docker:allowNoPassword": "true",
@@ -46,12 +47,13 @@ describe("validateStackSettings", () => {
       "redis-on-docker:persistence": "aof",
       "redis-on-docker:namePrefix": "t1_redis",
       "redis-on-docker:bootstrapTimeoutSec": "30",
+      "redis-on-docker:retainDataVolumes": "true",
     });
     expect(settings).to.deep.equal({
       image: "registry.local:5000/team/redis:5.0.4-alpine",
       clusterNodes: 9,
       replicasPerMaster: 2,
-      subnet: "10.20.0.0/27",
+      subnet: "10.20.0.0/26",
       hostPortBase: 30000,
       hostBindAddress: "::1",
       allowNoPassword: true,
@@ -59,6 +61,7 @@ describe("validateStackSettings", () => {
       persistence: "aof",
       namePrefix: "t1_redis",
       bootstrapTimeoutSec: 30,
+      retainDataVolumes: true,
     });
     expect(settings).not.to.have.property("password");
   });
@@ -76,8 +79,8 @@ describe("validateStackSettings", () => {
   });
 
   it("accepts the smallest subnet that holds every address and the last usable host port", () => {
-    // 6 nodes end at base+16; a /27 (broadcast base+31) fits, a /28 (broadcast base+15) does not.
-    expect(validateStackSettings({ subnet: "192.168.5.32/27", password: PASSWORD }).subnet).to.equal("192.168.5.32/27");
+    // 6 nodes end at base+16 in the lower half; a /26 (lower half base..base+31) fits, a /27 (base..base+15) does not.
+    expect(validateStackSettings({ subnet: "192.168.5.64/26", password: PASSWORD }).subnet).to.equal("192.168.5.64/26");
     expect(validateStackSettings({ hostPortBase: 65535 - 6, password: PASSWORD }).hostPortBase).to.equal(65529);
   });
 
@@ -100,8 +103,8 @@ describe("validateStackSettings", () => {
     { why: "subnet octet out of range", raw: { subnet: "172.280.0.0/24" }, key: "redis-on-docker:subnet", says: /not an IPv4 CIDR/ },
     { why: "IPv6 subnet", raw: { subnet: "fd00::/64" }, key: "redis-on-docker:subnet", says: /not an IPv4 CIDR/ },
     { why: "subnet with host bits", raw: { subnet: "172.28.0.5/24" }, key: "redis-on-docker:subnet", says: /host bits set.*172\.28\.0\.0\/24/ },
-    { why: "subnet too small", raw: { subnet: "172.28.0.0/28" }, key: "redis-on-docker:subnet", says: /too small.*\/27/ },
-    { why: "subnet too small for many nodes", raw: { subnet: "172.28.0.0/27", clusterNodes: 24 }, key: "redis-on-docker:subnet", says: /too small/ },
+    { why: "subnet too small", raw: { subnet: "172.28.0.0/27" }, key: "redis-on-docker:subnet", says: /too small.*upper half.*\/26/ },
+    { why: "subnet too small for many nodes", raw: { subnet: "172.28.0.0/26", clusterNodes: 24 }, key: "redis-on-docker:subnet", says: /too small/ },
     { why: "port 0", raw: { hostPortBase: 0 }, key: "redis-on-docker:hostPortBase", says: /between 1 and 65535/ },
     { why: "port above range", raw: { hostPortBase: 70000 }, key: "redis-on-docker:hostPortBase", says: /between 1 and 65535/ },
     { why: "ports run past 65535", raw: { hostPortBase: 65530 }, key: "redis-on-docker:hostPortBase", says: /65530\.\.65536/ },
@@ -118,6 +121,7 @@ describe("validateStackSettings", () => {
     { why: "zero node timeout", raw: { nodeTimeoutMs: 0 }, key: "redis-on-docker:nodeTimeoutMs", says: /between 1/ },
     { why: "negative node timeout", raw: { nodeTimeoutMs: "-5" }, key: "redis-on-docker:nodeTimeoutMs", says: /between 1/ },
     { why: "zero bootstrap timeout", raw: { bootstrapTimeoutSec: 0 }, key: "redis-on-docker:bootstrapTimeoutSec", says: /between 1/ },
+    { why: "retainDataVolumes not boolean", raw: { retainDataVolumes: "keep" }, key: "redis-on-docker:retainDataVolumes", says: /true or false/ },
     { why: "unknown persistence", raw: { persistence: "both" }, key: "redis-on-docker:persistence", says: /not one of none, rdb, aof/ },
     { why: "name prefix with slash", raw: { namePrefix: "a/b" }, key: "redis-on-docker:namePrefix", says: /not a usable name prefix/ },
     { why: "name prefix starting with dash", raw: { namePrefix: "-x" }, key: "redis-on-docker:namePrefix", says: /not a usable name prefix/ },

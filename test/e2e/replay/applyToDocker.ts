@@ -15,6 +15,7 @@ import type { PlainValue, RecordedResource } from "./recordProgram";
 export const NETWORK_TYPE = "docker:index/network:Network";
 export const IMAGE_TYPE = "docker:index/remoteImage:RemoteImage";
 export const CONTAINER_TYPE = "docker:index/container:Container";
+export const VOLUME_TYPE = "docker:index/volume:Volume";
 
 /** Labels on everything the replay creates: the owning process (for leftover sweeps) and the run. */
 export const OWNER_LABEL = "org.redis-on-docker.e2e-owner-pid";
@@ -27,10 +28,11 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   [NETWORK_TYPE]: ["name", "driver", "ipamConfigs", "internal", "attachable", "checkDuplicate", "labels"],
   "network.ipamConfigs": ["subnet", "gateway", "ipRange"],
   [IMAGE_TYPE]: ["name", "keepLocally"],
+  [VOLUME_TYPE]: ["name", "driver", "labels"],
   [CONTAINER_TYPE]: [
     "name", "image", "command", "entrypoints", "envs", "user", "workingDir", "hostname", "labels",
     "networksAdvanced", "ports", "healthcheck", "restart", "maxRetryCount", "uploads",
-    "mustRun", "attach", "logs", "start", "wait", "waitTimeout", "rm", "init",
+    "mustRun", "attach", "logs", "start", "wait", "waitTimeout", "rm", "init", "tty", "volumes",
     // Only used when the container is destroyed; the replay removes with force anyway.
     "destroyGraceSeconds", "stopTimeout", "stopSignal", "removeVolumes",
   ],
@@ -38,29 +40,17 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   "container.ports": ["internal", "external", "ip", "protocol"],
   "container.healthcheck": ["tests", "interval", "timeout", "startPeriod", "retries"],
   "container.uploads": ["file", "content", "contentBase64", "source", "executable", "permissions"],
+  "container.volumes": ["volumeName", "containerPath", "readOnly"],
   labels: ["label", "value"],
 };
-
-/** Thrown when a one-shot (`attach`) container exits non-zero: the update fails. */
-export class ContainerExitError extends Error {
-  constructor(
-    readonly resourceName: string,
-    readonly dockerName: string,
-    readonly exitCode: number,
-    readonly logs: string,
-    readonly elapsedMs: number,
-  ) {
-    super(`one-shot container ${dockerName} (${resourceName}) exited with code ${exitCode} after ${elapsedMs} ms; logs:\n${indent(logs)}`);
-    this.name = "ContainerExitError";
-  }
-}
 
 export interface AppliedContainer {
   resourceName: string;
   dockerName: string;
   id: string;
-  /** Set for `attach` containers, which run to completion. */
+  /** Set when the container is not running after create (the provider's read), e.g. a finished `attach` job. */
   exitCode?: number;
+  /** `containerLogs` as the provider fills it (`attach` + `logs`): the raw stream, read line by line. */
   logs?: string;
   elapsedMs: number;
 }
@@ -70,8 +60,6 @@ export interface ReplayOptions {
   runId: string;
   /** Bound on a one-shot (`attach`) container's run. */
   attachTimeoutMs: number;
-  /** Resources to leave out (dependents still run), e.g. a node that never comes up. */
-  skip?: (resource: RecordedResource) => boolean;
   log?: (line: string) => void;
 }
 
@@ -109,13 +97,18 @@ export function validateRecordedResources(resources: RecordedResource[]): string
       continue;
     }
     checkKeys(r.inputs, known, where, problems);
+    if (r.type === VOLUME_TYPE) {
+      checkKeys(r.inputs.labels, KNOWN_KEYS.labels, `${where}.labels`, problems);
+      if (typeof r.inputs.name !== "string") problems.push(`${where}.name: the replay needs an explicit volume name`);
+      if (r.inputs.driver !== undefined && r.inputs.driver !== null && r.inputs.driver !== "local") problems.push(`${where}.driver: only "local" is replayed`);
+    }
     if (r.type === NETWORK_TYPE) {
       checkKeys(r.inputs.ipamConfigs, KNOWN_KEYS["network.ipamConfigs"], `${where}.ipamConfigs`, problems);
       checkKeys(r.inputs.labels, KNOWN_KEYS.labels, `${where}.labels`, problems);
       if (r.inputs.driver !== undefined && r.inputs.driver !== "bridge") problems.push(`${where}.driver: only "bridge" is replayed`);
     }
     if (r.type === CONTAINER_TYPE) {
-      for (const nested of ["networksAdvanced", "ports", "healthcheck", "uploads"]) {
+      for (const nested of ["networksAdvanced", "ports", "healthcheck", "uploads", "volumes"]) {
         checkKeys(r.inputs[nested], KNOWN_KEYS[`container.${nested}`], `${where}.${nested}`, problems);
       }
       checkKeys(r.inputs.labels, KNOWN_KEYS.labels, `${where}.labels`, problems);
@@ -175,61 +168,102 @@ export function applyWaves(resources: RecordedResource[]): RecordedResource[][] 
   return waves;
 }
 
-export class DockerReplay {
-  private readonly containers: Array<{ id: string; name: string }> = [];
-  private readonly networks: Array<{ id: string; name: string }> = [];
-  readonly applied = new Map<string, AppliedContainer>();
+/**
+ * Docker Go's `bufio.Scanner` default token limit: the provider (v3.9.0) reads `containerLogs`
+ * with a Scanner, and a longer line ends the provider process (`log.Fatal`).
+ */
+export const SCANNER_MAX_LINE_BYTES = 64 * 1024;
 
+/**
+ * `containerLogs` exactly as terraform-provider-docker v3.9.0 builds it (resource_docker_container_funcs.go,
+ * `attach` + `logs`): the raw `ContainerLogs` stream — multiplexed with 8-byte frame headers unless the
+ * container has a TTY — split by a line scanner (which drops a trailing CR) and each line written back
+ * with "\n". The result then crosses the engine's gRPC boundary as a protobuf string, which must be
+ * valid UTF-8; both limits fail here as they fail the real update.
+ */
+export function providerContainerLogs(raw: Buffer, where: string): string {
+  const lines: Buffer[] = [];
+  let start = 0;
+  while (start < raw.length) {
+    let end = raw.indexOf(0x0a, start);
+    const next = end === -1 ? raw.length : end + 1;
+    if (end === -1) end = raw.length;
+    let line = raw.subarray(start, end);
+    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    if (line.length > SCANNER_MAX_LINE_BYTES) {
+      throw new Error(`${where}: a log line of ${line.length} bytes exceeds the provider's line scanner (bufio.Scanner: token too long); the provider process exits`);
+    }
+    lines.push(line, Buffer.from("\n"));
+    start = next;
+  }
+  const bytes = Buffer.concat(lines);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    throw new Error(
+      `${where}: containerLogs holds invalid UTF-8 (byte 0x${bytes[bad].toString(16)} at offset ${bad}); ` +
+        `the Pulumi engine refuses it ("string field contains invalid UTF-8") and the update fails. ` +
+        `Without a TTY Docker's log stream carries 8-byte frame headers, which the provider keeps.`,
+    );
+  }
+}
+
+function firstInvalidUtf8(bytes: Buffer): number {
+  // The shortest prefix that does not decode, allowing a character cut at the prefix's end.
+  let lo = 0;
+  let hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, mid + 1), { stream: true });
+      lo = mid + 1;
+    } catch {
+      hi = mid;
+    }
+  }
+  const failing = Math.min(lo, bytes.length - 1);
+  // Decoding fails on the byte that breaks a sequence: name the sequence's lead byte if there is one.
+  for (let i = failing; i >= Math.max(0, failing - 3); i--) if (bytes[i] >= 0xc0) return i;
+  return failing;
+}
+
+/**
+ * The Docker provider's create/read/delete steps on a real engine, one resource at a time
+ * (ContainerCreate, leave the default bridge, NetworkConnect with the static IP, CopyToContainer
+ * for `uploads`, ContainerStart, the healthy wait, ContainerWait + ContainerLogs for `attach`,
+ * then the read that records `exit_code` and enforces `mustRun`). Which step runs when is the
+ * engine's business: see ReplayStack. Everything created carries the owner labels.
+ */
+export class DockerReplay {
   constructor(
     readonly engine: DockerEngine,
     readonly options: ReplayOptions,
   ) {}
 
-  private log(line: string): void {
+  log(line: string): void {
     this.options.log?.(line);
   }
 
-  private ownerLabels(): Record<string, string> {
+  ownerLabels(): Record<string, string> {
     return { [OWNER_LABEL]: String(process.pid), [RUN_LABEL]: this.options.runId };
   }
 
-  /** Validates, then applies in dependency order. Throws on the first failing step (as `pulumi up` stops). */
-  async apply(resources: RecordedResource[]): Promise<Map<string, AppliedContainer>> {
-    const problems = validateRecordedResources(resources);
-    if (problems.length > 0) throw new Error(`the replay cannot realise the program's resources:\n  ${problems.join("\n  ")}`);
-    for (const wave of applyWaves(resources)) {
-      const steps = wave.map(async (r) => {
-        if (this.options.skip?.(r)) {
-          this.log(`skip ${r.name}`);
-          return;
-        }
-        if (r.type === IMAGE_TYPE) await this.applyImage(r);
-        else if (r.type === NETWORK_TYPE) await this.applyNetwork(r);
-        else await this.applyContainer(r);
-      });
-      // Like the engine, let the wave's other steps finish (and be tracked for cleanup), then stop.
-      const outcomes = await Promise.allSettled(steps);
-      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-      if (failed) throw failed.reason;
-    }
-    return this.applied;
-  }
-
-  private async applyImage(r: RecordedResource): Promise<void> {
+  /** The image's id (`sha256:...`) as the RemoteImage resource reports it; nothing is ever pulled. */
+  async imageId(r: RecordedResource): Promise<string> {
     const ref = String(r.inputs.name);
     try {
-      await this.engine.request({ method: "GET", path: `/images/${encodeURIComponent(ref)}/json`, timeoutMs: 10_000 });
+      const image = await this.engine.request<{ Id: string }>({ method: "GET", path: `/images/${encodeURIComponent(ref)}/json`, timeoutMs: 10_000 });
+      return image.Id;
     } catch (e) {
       if (e instanceof DockerApiError && e.statusCode === 404) {
-        // Nothing is pulled here: CI has no registry access.
         throw new Error(`image ${ref} (${r.name}) is not on this engine and the replay never pulls; run scripts/build-redis-image.sh`);
       }
       throw e;
     }
-    this.log(`image ${ref} present`);
   }
 
-  private async applyNetwork(r: RecordedResource): Promise<void> {
+  async createNetwork(r: RecordedResource): Promise<string> {
     const name = String(r.inputs.name ?? r.name);
     const ipam = Array.isArray(r.inputs.ipamConfigs) ? r.inputs.ipamConfigs.filter(isObj) : [];
     const created = await this.engine.request<{ Id: string }>({
@@ -253,8 +287,49 @@ export class DockerReplay {
         Labels: { ...labelsOf(r.inputs.labels), ...this.ownerLabels() },
       },
     });
-    this.networks.push({ id: created.Id, name });
-    this.log(`network ${name} created (${ipam.map((c) => `${c.subnet} gw ${c.gateway}`).join(", ")})`);
+    this.log(`network ${name} created (${ipam.map((c) => `${c.subnet} gw ${c.gateway} range ${c.ipRange}`).join(", ")})`);
+    return created.Id;
+  }
+
+  async deleteNetwork(id: string): Promise<void> {
+    await ignoreNotFound(this.engine.request({ method: "DELETE", path: `/networks/${encodeURIComponent(id)}`, timeoutMs: 30_000 }));
+  }
+
+  /** VolumeCreate; like the provider, an existing volume of that name is simply taken (Docker answers with it). */
+  async createVolume(r: RecordedResource): Promise<string> {
+    const name = String(r.inputs.name);
+    const created = await this.engine.request<{ Name: string }>({
+      method: "POST",
+      path: "/volumes/create",
+      timeoutMs: 30_000,
+      body: { Name: name, Driver: (r.inputs.driver as string | undefined) ?? "local", Labels: { ...labelsOf(r.inputs.labels), ...this.ownerLabels() } },
+    });
+    this.log(`volume ${name} created`);
+    return created.Name;
+  }
+
+  /** The provider retries VolumeRemove while the volume is in use (bounded). */
+  async deleteVolume(name: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await ignoreNotFound(this.engine.request({ method: "DELETE", path: `/volumes/${encodeURIComponent(name)}`, timeoutMs: 30_000 }));
+        return;
+      } catch (e) {
+        if (!(e instanceof DockerApiError && e.statusCode === 409) || Date.now() > deadline) throw e;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+    }
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    try {
+      await this.engine.request({ method: "GET", path: `/volumes/${encodeURIComponent(name)}`, timeoutMs: 15_000 });
+      return true;
+    } catch (e) {
+      if (e instanceof DockerApiError && e.statusCode === 404) return false;
+      throw e;
+    }
   }
 
   private createBody(r: RecordedResource): Record<string, unknown> {
@@ -281,10 +356,18 @@ export class DockerReplay {
         Retries: typeof h.retries === "number" ? h.retries : 0,
       };
     }
+    // volumeSetToDockerVolumes: a named volume becomes a bind "name:path:rw|ro" plus a Volumes entry.
+    const volumes: Record<string, object> = {};
+    const binds: string[] = [];
+    for (const v of Array.isArray(inp.volumes) ? inp.volumes.filter(isObj) : []) {
+      if (typeof v.containerPath !== "string" || v.containerPath === "") throw new Error(`${where}.volumes: volume entry without container path`);
+      volumes[v.containerPath] = {};
+      if (typeof v.volumeName === "string" && v.volumeName !== "") binds.push(`${v.volumeName}:${v.containerPath}:${v.readOnly === true ? "ro" : "rw"}`);
+    }
     return {
       Image: inp.image,
       Hostname: inp.hostname ?? "",
-      Tty: false,
+      Tty: inp.tty === true,
       OpenStdin: false,
       Env: strings(inp.envs, `${where}.envs`),
       Cmd: command,
@@ -292,9 +375,11 @@ export class DockerReplay {
       User: inp.user ?? "",
       WorkingDir: inp.workingDir ?? "",
       ExposedPorts: Object.keys(exposed).length ? exposed : undefined,
+      Volumes: Object.keys(volumes).length ? volumes : undefined,
       Labels: { ...labelsOf(inp.labels), ...this.ownerLabels() },
       Healthcheck: healthcheck,
       HostConfig: {
+        Binds: binds.length ? binds : undefined,
         PortBindings: Object.keys(bindings).length ? bindings : undefined,
         RestartPolicy: { Name: (inp.restart as string | undefined) ?? "no", MaximumRetryCount: Number(inp.maxRetryCount ?? 0) },
         AutoRemove: inp.rm === true,
@@ -304,7 +389,12 @@ export class DockerReplay {
     };
   }
 
-  private async applyContainer(r: RecordedResource): Promise<void> {
+  /**
+   * The provider's create. A one-shot's non-zero exit code is recorded, not thrown: the provider
+   * reports it as `exitCode` and leaves judging it to the program. A container that is not running
+   * afterwards with `mustRun` (default true) is deleted and fails the step, as the provider's read does.
+   */
+  async createContainer(r: RecordedResource): Promise<AppliedContainer> {
     const started = Date.now();
     const inp = r.inputs;
     const dockerName = String(inp.name);
@@ -315,7 +405,6 @@ export class DockerReplay {
       timeoutMs: 30_000,
     });
     const id = created.Id;
-    this.containers.push({ id, name: dockerName });
 
     if (Array.isArray(inp.networksAdvanced) && inp.networksAdvanced.length > 0) {
       try {
@@ -368,32 +457,40 @@ export class DockerReplay {
     const applied: AppliedContainer = { resourceName: r.name, dockerName, id, elapsedMs: 0 };
     if (inp.wait === true) await this.waitHealthy(id, dockerName, Number(inp.waitTimeout ?? 60) * 1000);
     if (inp.attach === true) {
-      const waited = await this.engine.request<{ StatusCode: number }>({
+      await this.engine.request<{ StatusCode: number }>({
         method: "POST",
         path: `/containers/${id}/wait?condition=not-running`,
         timeoutMs: this.options.attachTimeoutMs,
       });
-      applied.exitCode = waited.StatusCode;
-      applied.logs = await this.engine.logs(id);
+      if (inp.logs === true) applied.logs = providerContainerLogs(await this.engine.rawLogs(id), `${r.name}.containerLogs`);
     }
 
     // The provider's read after create: a container that does not run fails `mustRun` (default true).
     const state = await this.inspect(id);
     if (!state.State.Running && inp.mustRun !== false) {
       const logs = await this.engine.logs(id).catch(() => "");
+      await this.deleteContainer(id, r.inputs);
       throw new Error(
         `container ${dockerName} (${r.name}) is not running after create (exit code ${state.State.ExitCode}) and mustRun is not false: ` +
-          `the provider fails the update here; logs:\n${indent(logs)}`,
+          `the provider deletes it and fails the update ("container failed to be in running state"); logs:\n${indent(logs)}`,
       );
     }
+    if (!state.State.Running) applied.exitCode = state.State.ExitCode;
     applied.elapsedMs = Date.now() - started;
-    this.applied.set(r.name, applied);
-    if (applied.exitCode !== undefined) {
-      this.log(`one-shot ${dockerName} exited ${applied.exitCode} after ${applied.elapsedMs} ms`);
-      if (applied.exitCode !== 0) throw new ContainerExitError(r.name, dockerName, applied.exitCode, applied.logs ?? "", applied.elapsedMs);
-    } else {
-      this.log(`container ${dockerName} running`);
+    if (applied.exitCode !== undefined) this.log(`one-shot ${dockerName} exited ${applied.exitCode} after ${applied.elapsedMs} ms`);
+    else this.log(`container ${dockerName} running`);
+    return applied;
+  }
+
+  /** The provider's delete: stop (unless `attach`), remove with force and `removeVolumes` (default true), wait. */
+  async deleteContainer(id: string, inputs: Record<string, PlainValue>): Promise<void> {
+    if (inputs.attach !== true) {
+      const grace = typeof inputs.destroyGraceSeconds === "number" ? inputs.destroyGraceSeconds : 0;
+      await ignoreNotFound(this.engine.requestRaw({ method: "POST", path: `/containers/${id}/stop?t=${grace}`, timeoutMs: 30_000 + grace * 1000 }));
     }
+    const removeVolumes = inputs.removeVolumes !== false;
+    await ignoreNotFound(this.engine.request({ method: "DELETE", path: `/containers/${id}?force=1&v=${removeVolumes ? 1 : 0}`, timeoutMs: 30_000 }));
+    this.log(`container ${String(inputs.name)} deleted`);
   }
 
   private async waitHealthy(id: string, name: string, timeoutMs: number): Promise<void> {
@@ -401,7 +498,8 @@ export class DockerReplay {
     for (;;) {
       const s = await this.inspect(id);
       if (s.State.Health?.Status === "healthy") return;
-      if (Date.now() > deadline) throw new Error(`container ${name} not healthy within ${timeoutMs} ms (status ${s.State.Health?.Status ?? "none"})`);
+      // The provider's words, which the README tells users how to act on.
+      if (Date.now() > deadline) throw new Error(`container failed to be in healthy state (${name}, status ${s.State.Health?.Status ?? "none"} after ${timeoutMs} ms)`);
       await new Promise((res) => setTimeout(res, 250));
     }
   }
@@ -410,23 +508,34 @@ export class DockerReplay {
     return this.engine.request<ContainerInspect>({ method: "GET", path: `/containers/${encodeURIComponent(idOrName)}/json`, timeoutMs: 15_000 });
   }
 
-  /** Removes one container this replay created (e.g. a finished one-shot before running it again). */
-  async removeContainer(dockerName: string): Promise<void> {
-    const i = this.containers.findIndex((c) => c.name === dockerName);
-    if (i < 0) throw new Error(`container ${dockerName} was not created by this replay`);
-    await removeContainer(this.engine, this.containers[i].id);
-    this.containers.splice(i, 1);
+  /** Inspect, or undefined when the container is gone. */
+  async inspectIfExists(idOrName: string): Promise<ContainerInspect | undefined> {
+    try {
+      return await this.inspect(idOrName);
+    } catch (e) {
+      if (e instanceof DockerApiError && e.statusCode === 404) return undefined;
+      throw e;
+    }
   }
 
-  /** Removes everything this replay created, containers before networks; reports what could not be removed. */
+  async networkExists(id: string): Promise<boolean> {
+    try {
+      await this.engine.request({ method: "GET", path: `/networks/${encodeURIComponent(id)}`, timeoutMs: 15_000 });
+      return true;
+    } catch (e) {
+      if (e instanceof DockerApiError && e.statusCode === 404) return false;
+      throw e;
+    }
+  }
+
+  /** What this run left on the engine (by RUN_LABEL), e.g. to assert that destroy removed everything. */
+  async leftovers(): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+    return listLabelled(this.engine, `${RUN_LABEL}=${this.options.runId}`);
+  }
+
+  /** Removes everything carrying this run's label: containers, then networks, then volumes. */
   async cleanup(): Promise<void> {
-    const errors: string[] = [];
-    for (const c of this.containers.splice(0).reverse()) {
-      await removeContainer(this.engine, c.id).catch((e: Error) => errors.push(`container ${c.name}: ${e.message}`));
-    }
-    for (const n of this.networks.splice(0).reverse()) {
-      await removeNetwork(this.engine, n.id).catch((e: Error) => errors.push(`network ${n.name}: ${e.message}`));
-    }
+    const errors = await removeLabelled(this.engine, `${RUN_LABEL}=${this.options.runId}`, () => true);
     if (errors.length) throw new Error(`replay cleanup left things behind:\n  ${errors.join("\n  ")}`);
   }
 }
@@ -435,34 +544,68 @@ export interface ContainerInspect {
   Id: string;
   Name: string;
   State: { Running: boolean; ExitCode: number; Health?: { Status: string } };
-  Config: { Cmd: string[] | null; Env: string[] | null; Labels: Record<string, string> | null };
-  HostConfig: { PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> | null };
+  Config: { Cmd: string[] | null; Env: string[] | null; Labels: Record<string, string> | null; Tty?: boolean };
+  HostConfig: { PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> | null; Binds?: string[] | null };
+  Mounts?: Array<{ Type: string; Name?: string; Destination: string }>;
   NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
 }
 
-async function removeContainer(engine: DockerEngine, id: string): Promise<void> {
+async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
   try {
-    await engine.request({ method: "DELETE", path: `/containers/${id}?force=1&v=1`, timeoutMs: 30_000 });
+    return await p;
   } catch (e) {
-    if (!(e instanceof DockerApiError && e.statusCode === 404)) throw e;
+    if (e instanceof DockerApiError && e.statusCode === 404) return undefined;
+    throw e;
   }
 }
 
-async function removeNetwork(engine: DockerEngine, id: string): Promise<void> {
-  try {
-    await engine.request({ method: "DELETE", path: `/networks/${id}`, timeoutMs: 30_000 });
-  } catch (e) {
-    if (!(e instanceof DockerApiError && e.statusCode === 404)) throw e;
+interface Labelled {
+  containers: Array<{ Id: string; Names: string[]; Labels: Record<string, string> }>;
+  networks: Array<{ Id: string; Name: string; Labels: Record<string, string> }>;
+  volumes: Array<{ Name: string; Labels: Record<string, string> | null }>;
+}
+
+async function listLabelledRaw(engine: DockerEngine, label: string): Promise<Labelled> {
+  const filter = encodeURIComponent(JSON.stringify({ label: [label] }));
+  const containers = await engine.request<Labelled["containers"]>({ method: "GET", path: `/containers/json?all=1&filters=${filter}`, timeoutMs: 15_000 });
+  const networks = await engine.request<Labelled["networks"]>({ method: "GET", path: `/networks?filters=${filter}`, timeoutMs: 15_000 });
+  const volumes = (await engine.request<{ Volumes: Labelled["volumes"] | null }>({ method: "GET", path: `/volumes?filters=${filter}`, timeoutMs: 15_000 })).Volumes ?? [];
+  return { containers, networks, volumes };
+}
+
+async function listLabelled(engine: DockerEngine, label: string): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const found = await listLabelledRaw(engine, label);
+  return {
+    containers: found.containers.map((c) => c.Names.join(",").replace(/^\//, "")),
+    networks: found.networks.map((n) => n.Name),
+    volumes: found.volumes.map((v) => v.Name),
+  };
+}
+
+async function removeLabelled(engine: DockerEngine, label: string, owned: (labels: Record<string, string>) => boolean): Promise<string[]> {
+  const found = await listLabelledRaw(engine, label);
+  const errors: string[] = [];
+  const attempt = async (what: string, p: Promise<unknown>): Promise<void> => {
+    await ignoreNotFound(p).catch((e: Error) => errors.push(`${what}: ${e.message}`));
+  };
+  for (const c of found.containers.filter((c) => owned(c.Labels))) {
+    await attempt(`container ${c.Names.join(",")}`, engine.request({ method: "DELETE", path: `/containers/${c.Id}?force=1&v=1`, timeoutMs: 30_000 }));
   }
+  for (const n of found.networks.filter((n) => owned(n.Labels))) {
+    await attempt(`network ${n.Name}`, engine.request({ method: "DELETE", path: `/networks/${n.Id}`, timeoutMs: 30_000 }));
+  }
+  for (const v of found.volumes.filter((v) => owned(v.Labels ?? {}))) {
+    await attempt(`volume ${v.Name}`, engine.request({ method: "DELETE", path: `/volumes/${encodeURIComponent(v.Name)}`, timeoutMs: 30_000 }));
+  }
+  return errors;
 }
 
 /**
- * Removes containers and networks left by replays whose process is gone (an interrupted
+ * Removes containers, networks and volumes left by replays whose process is gone (an interrupted
  * run that could not clean up). Other live processes' replays are left alone.
  */
-export async function sweepLeftovers(engine: DockerEngine): Promise<string[]> {
-  const filter = encodeURIComponent(JSON.stringify({ label: [OWNER_LABEL] }));
-  const alive = (pid: string): boolean => {
+export async function sweepLeftovers(engine: DockerEngine): Promise<void> {
+  const alive = (pid: string | undefined): boolean => {
     try {
       process.kill(Number(pid), 0);
       return true;
@@ -470,26 +613,6 @@ export async function sweepLeftovers(engine: DockerEngine): Promise<string[]> {
       return false;
     }
   };
-  const removed: string[] = [];
-  const containers = await engine.request<Array<{ Id: string; Names: string[]; Labels: Record<string, string> }>>({
-    method: "GET",
-    path: `/containers/json?all=1&filters=${filter}`,
-    timeoutMs: 15_000,
-  });
-  for (const c of containers) {
-    if (alive(c.Labels[OWNER_LABEL])) continue;
-    await removeContainer(engine, c.Id);
-    removed.push(`container ${c.Names.join(",")}`);
-  }
-  const networks = await engine.request<Array<{ Id: string; Name: string; Labels: Record<string, string> }>>({
-    method: "GET",
-    path: `/networks?filters=${filter}`,
-    timeoutMs: 15_000,
-  });
-  for (const n of networks) {
-    if (alive(n.Labels[OWNER_LABEL])) continue;
-    await removeNetwork(engine, n.Id);
-    removed.push(`network ${n.Name}`);
-  }
-  return removed;
+  const errors = await removeLabelled(engine, OWNER_LABEL, (labels) => !alive(labels[OWNER_LABEL]));
+  if (errors.length) throw new Error(`could not remove leftovers of earlier runs:\n  ${errors.join("\n  ")}`);
 }

@@ -97,7 +97,20 @@ export class DockerEngine {
     if (body.toString("utf8").trim() !== "OK") throw new Error(`Docker /_ping answered ${JSON.stringify(body.toString())}`);
   }
 
-  /** stdout+stderr of a container (not a TTY: the stream is multiplexed, see demultiplexLogs). */
+  /**
+   * The log stream exactly as the engine sends it: multiplexed (8-byte frame headers) unless the
+   * container has a TTY. The provider keeps it like that; see providerContainerLogs.
+   */
+  async rawLogs(id: string, timeoutMs = 10_000): Promise<Buffer> {
+    const { body } = await this.requestRaw({
+      method: "GET",
+      path: `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1`,
+      timeoutMs,
+    });
+    return body;
+  }
+
+  /** stdout+stderr of a container as text, for test diagnostics (not what the provider reports). */
   async logs(id: string, timeoutMs = 10_000): Promise<string> {
     const { body } = await this.requestRaw({
       method: "GET",

@@ -5,7 +5,7 @@
  * i.e. what `pulumi up` orders its steps by). Also resolves the program's exports.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { valueOf, waitForRegistrations, withTimeout, type RegisterRequestLike } from "../../infra/support/pulumiMocks";
+import { mockImageId, valueOf, waitForRegistrations, withTimeout, type RegisterRequestLike } from "../../infra/support/pulumiMocks";
 
 /** A plain JSON-like value: what the replay gets after unwrapping secrets. */
 export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue };
@@ -53,8 +53,10 @@ function mockState(
       return { id: dockerName, state: { ...inputs, name: dockerName } };
     }
     case "docker:index/remoteImage:RemoteImage": {
+      // Docker's shape of an image id (`sha256:` + 64 hex), as the provider reports it.
       const ref = String(inputs.name);
-      return { id: ref, state: { ...inputs, imageId: ref, repoDigest: ref } };
+      const imageId = mockImageId(ref);
+      return { id: `${imageId}${ref}`, state: { ...inputs, imageId, repoDigest: `${ref}@${imageId}` } };
     }
     case "docker:index/container:Container": {
       const dockerName = String(inputs.name ?? name);

@@ -3,6 +3,7 @@
  * each resource's type, name, inputs (with secret envelopes kept, so secrecy can be asserted)
  * and its dependency URNs (explicit `dependsOn` plus those implied by Output inputs).
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface RegisteredResource {
@@ -14,6 +15,9 @@ export interface RegisteredResource {
   /** Inputs as the engine receives them; secrets are `{ [specialSigKey]: specialSecretSig, value }`. */
   inputs: Record<string, unknown>;
   dependencies: string[];
+  /** Resource options the engine acts on at delete/replace time. */
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
 }
 
 export interface MockedRun<T> {
@@ -32,15 +36,20 @@ export interface RegisterRequestLike {
   getParent(): string;
   getDependenciesList(): string[];
   getObject(): unknown;
+  getRetainondelete(): boolean | undefined;
+  getDeletebeforereplace(): boolean;
 }
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 interface MonitorLike {
   registerResource(req: RegisterRequestLike, cb: RegisterCallback): void;
 }
 
-/** Fake image id, so a test can tell the container's image came from the RemoteImage. */
+/**
+ * Fake image id, so a test can tell the container's image came from the RemoteImage; shaped like
+ * Docker's (`sha256:` + 64 hex digits), as the provider reports it.
+ */
 export function mockImageId(reference: string): string {
-  return `sha256:mock-${reference}`;
+  return `sha256:${createHash("sha256").update(`mock image ${reference}`).digest("hex")}`;
 }
 
 /** Sets up mocks with `config`, runs `program`, and waits (bounded) until every registration is done. */
@@ -83,6 +92,8 @@ export async function runMocked<T>(
           custom: req.getCustom(),
           parentUrn: req.getParent(),
           dependencies: req.getDependenciesList(),
+          retainOnDelete: req.getRetainondelete() === true,
+          deleteBeforeReplace: req.getDeletebeforereplace(),
         });
       }
       cb(err, resp);

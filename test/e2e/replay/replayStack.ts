@@ -1,0 +1,358 @@
+/**
+ * `pulumi up` / `pulumi refresh` / `pulumi destroy` for the e2e test, without the Pulumi CLI.
+ *
+ * The program runs under Pulumi's mocks, and the mocks' `newResource` is the Docker provider:
+ * the SDK calls it once a resource's inputs (and its dependsOn) are resolved, as the engine
+ * would send the step, and what it returns (ids, exit code, logs) feeds the resources that
+ * depend on it. Between runs a state keeps each resource's inputs and outputs, so a later `up`
+ * diffs like the engine with terraform-provider-docker v3.9.0's schema: unchanged -> same (no
+ * Docker call, old outputs), changed ForceNew input -> replace (delete first with
+ * deleteBeforeReplace), other changes -> update in place; resources no longer declared are
+ * deleted afterwards, and `retainOnDelete` ones are only dropped from the state.
+ */
+import { isDeepStrictEqual } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
+import { waitForRegistrations, withTimeout, valueOf } from "../../infra/support/pulumiMocks";
+import {
+  CONTAINER_TYPE,
+  IMAGE_TYPE,
+  NETWORK_TYPE,
+  VOLUME_TYPE,
+  validateRecordedResources,
+  type AppliedContainer,
+  type DockerReplay,
+} from "./applyToDocker";
+import { toPlain, type PlainValue, type RecordedResource } from "./recordProgram";
+
+export interface StateEntry {
+  key: string;
+  urn: string;
+  type: string;
+  name: string;
+  inputs: Record<string, PlainValue>;
+  /** Provider id: container id, network id, volume name, image id. */
+  id: string;
+  /** Outputs beyond the inputs (exitCode, containerLogs, imageId). */
+  outputs: Record<string, unknown>;
+  /** Keys of the custom resources this one depends on. */
+  dependsOn: string[];
+  retainOnDelete: boolean;
+}
+
+export type StepOp = "same" | "create" | "update" | "replace" | "delete" | "retain" | "gone";
+export interface Step {
+  op: StepOp;
+  type: string;
+  name: string;
+}
+
+/** Container inputs terraform-provider-docker v3.9.0 can change in place (no ForceNew); any other change replaces. */
+const CONTAINER_UPDATABLE = new Set([
+  "rm", "start", "wait", "waitTimeout", "attach", "logs", "mustRun", "restart", "maxRetryCount", "removeVolumes",
+  "destroyGraceSeconds", "healthcheck", "init", "memory", "memoryReservation", "memorySwap", "cpuShares", "cpuSet",
+  "containerReadRefreshTimeoutMilliseconds",
+]);
+
+interface RequestMeta {
+  dependencies: string[];
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  parent: string;
+  custom: boolean;
+}
+interface RegisterRequestMeta {
+  getType(): string;
+  getName(): string;
+  getCustom(): boolean;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getRetainondelete(): boolean | undefined;
+  getDeletebeforereplace(): boolean;
+}
+type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
+interface MonitorLike {
+  registerResource(req: RegisterRequestMeta, cb: RegisterCallback): void;
+}
+
+export interface ReplayStackOptions {
+  project: string;
+  stack: string;
+  /** Bound on one run of the program (all its steps). */
+  timeoutMs: number;
+  /** Resources to leave out of Docker (their steps pretend success), e.g. a node that never comes up. */
+  skip?: (type: string, name: string) => boolean;
+}
+
+export class ReplayStack {
+  readonly state = new Map<string, StateEntry>();
+  /** Steps of the last operation, in the order they finished. */
+  steps: Step[] = [];
+
+  constructor(
+    readonly docker: DockerReplay,
+    readonly options: ReplayStackOptions,
+  ) {}
+
+  /** `pulumi up [--replace name...]`: returns the exports, or throws what `pulumi up` would report. */
+  async up(program: () => unknown, opts: { replace?: string[] } = {}): Promise<PlainValue | undefined> {
+    this.steps = [];
+    const metas = new Map<string, RequestMeta>();
+    const urnToKey = new Map<string, string>();
+    const declared = new Map<string, RequestMeta & { urn: string }>();
+    const stepErrors: Error[] = [];
+    const forceReplace = new Set(opts.replace ?? []);
+
+    const previousMonitor = pulumi.runtime.hasMonitor() ? pulumi.runtime.getMonitor() : undefined;
+    const previousProject = pulumi.runtime.getProject();
+    const previousStack = pulumi.runtime.getStack();
+    await pulumi.runtime.setMocks(
+      {
+        newResource: async (args) => {
+          const key = `${args.type}::${args.name}`;
+          if (args.custom === false) return { id: undefined, state: {} };
+          try {
+            return await this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), urnToKey, forceReplace.has(args.name));
+          } catch (e) {
+            stepErrors.push(e as Error);
+            throw e;
+          }
+        },
+        call: async (args) => {
+          throw new Error(`the replay does not support provider function calls (invoke ${args.token})`);
+        },
+      },
+      this.options.project,
+      this.options.stack,
+      false,
+    );
+    const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+    const original = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+      const key = `${req.getType()}::${req.getName()}`;
+      const meta: RequestMeta = {
+        dependencies: req.getDependenciesList(),
+        retainOnDelete: req.getRetainondelete() === true,
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        parent: req.getParent(),
+        custom: req.getCustom(),
+      };
+      metas.set(key, meta);
+      original(req, (err, resp) => {
+        if (resp) {
+          urnToKey.set(resp.getUrn(), key);
+          declared.set(key, { ...meta, urn: resp.getUrn() });
+        }
+        cb(err, resp);
+      });
+    };
+
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const outcome = await withTimeout(
+        (async () => {
+          const result = await program();
+          const settled = valueOf(pulumi.output(result as pulumi.Input<unknown>), 2 ** 31 - 1).then(
+            (value) => ({ ok: true as const, value }),
+            (error: unknown) => ({ ok: false as const, error }),
+          );
+          await waitForRegistrations();
+          return settled;
+        })(),
+        this.options.timeoutMs,
+        "pulumi up (replayed)",
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      // A failed step is what `pulumi up` reports first; then the program's own errors.
+      if (stepErrors.length > 0) throw stepErrors[0];
+      if (!outcome.ok) throw outcome.error;
+      if (unhandled.length > 0) throw unhandled[0];
+      // Only after a successful run: resources the program no longer declares are deleted.
+      await this.deleteAll([...this.state.keys()].filter((k) => !declared.has(k)));
+      return outcome.value === undefined ? undefined : toPlain(outcome.value, "exports");
+    } finally {
+      setTimeout(() => process.removeListener("unhandledRejection", onUnhandled), 2000).unref();
+      monitor.registerResource = original;
+      if (previousMonitor !== undefined) pulumi.runtime.setMockOptions(previousMonitor, previousProject, previousStack);
+    }
+  }
+
+  /** Runs one resource's step and records it in the state; returns what the mocks hand back to the program. */
+  private async step(
+    key: string,
+    type: string,
+    name: string,
+    inputs: Record<string, PlainValue>,
+    meta: RequestMeta | undefined,
+    urnToKey: Map<string, string>,
+    forceReplace: boolean,
+  ): Promise<{ id: string; state: Record<string, unknown> }> {
+    if (meta === undefined) throw new Error(`${key}: registered without passing the monitor`);
+    const record: RecordedResource = { urn: key, type, name, custom: true, inputs, dependsOn: [] };
+    const problems = validateRecordedResources([record]);
+    if (problems.length > 0) throw new Error(`the replay cannot realise ${key}:\n  ${problems.join("\n  ")}`);
+    const dependsOn = this.customKeys(meta.dependencies, urnToKey);
+    const old = this.state.get(key);
+    const skipped = this.options.skip?.(type, name) === true;
+
+    let op: StepOp;
+    if (old === undefined) op = "create";
+    else if (forceReplace) op = "replace";
+    else if (isDeepStrictEqual(old.inputs, inputs)) op = "same";
+    else op = this.changeKind(type, old.inputs, inputs);
+
+    let entry: StateEntry;
+    if (op === "same") {
+      entry = { ...old!, dependsOn, retainOnDelete: meta.retainOnDelete };
+    } else if (op === "update") {
+      // The provider's update: only restart/limits reach Docker, the rest is state.
+      entry = { ...old!, inputs, dependsOn, retainOnDelete: meta.retainOnDelete };
+    } else {
+      if (op === "replace") {
+        if (!meta.deleteBeforeReplace) {
+          throw new Error(`${key}: replacing it would create the new one before deleting the old, and its name is fixed; set deleteBeforeReplace`);
+        }
+        await this.deleteOne(old!);
+      }
+      const created = skipped ? { id: `skipped-${name}`, outputs: {} } : await this.create(type, record);
+      entry = { key, urn: key, type, name, inputs, id: created.id, outputs: created.outputs, dependsOn, retainOnDelete: meta.retainOnDelete };
+    }
+    this.state.set(key, entry);
+    this.steps.push({ op, type, name });
+    this.docker.log(`${op} ${name}`);
+    return { id: entry.id, state: { ...inputs, ...entry.outputs } };
+  }
+
+  private changeKind(type: string, before: Record<string, PlainValue>, after: Record<string, PlainValue>): StepOp {
+    if (type !== CONTAINER_TYPE) return "replace";
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    for (const k of keys) {
+      if (!isDeepStrictEqual(before[k], after[k]) && !CONTAINER_UPDATABLE.has(k)) return "replace";
+    }
+    return "update";
+  }
+
+  private customKeys(urns: string[], urnToKey: Map<string, string>): string[] {
+    return [...new Set(urns.map((u) => urnToKey.get(u)).filter((k): k is string => k !== undefined && this.isCustomKey(k)))];
+  }
+
+  private isCustomKey(key: string): boolean {
+    return key.startsWith("docker:");
+  }
+
+  private async create(type: string, r: RecordedResource): Promise<{ id: string; outputs: Record<string, unknown> }> {
+    switch (type) {
+      case IMAGE_TYPE: {
+        const id = await this.docker.imageId(r);
+        return { id: `${id}${String(r.inputs.name)}`, outputs: { imageId: id, repoDigest: id } };
+      }
+      case NETWORK_TYPE:
+        return { id: await this.docker.createNetwork(r), outputs: {} };
+      case VOLUME_TYPE: {
+        const name = await this.docker.createVolume(r);
+        return { id: name, outputs: { name } };
+      }
+      case CONTAINER_TYPE: {
+        const applied: AppliedContainer = await this.docker.createContainer(r);
+        const outputs: Record<string, unknown> = {};
+        if (applied.exitCode !== undefined) outputs.exitCode = applied.exitCode;
+        if (applied.logs !== undefined) outputs.containerLogs = applied.logs;
+        return { id: applied.id, outputs };
+      }
+      default:
+        throw new Error(`resource type ${type} is not supported by the replay`);
+    }
+  }
+
+  private async deleteOne(entry: StateEntry): Promise<void> {
+    if (!entry.id.startsWith("skipped-")) {
+      switch (entry.type) {
+        case CONTAINER_TYPE:
+          await this.docker.deleteContainer(entry.id, entry.inputs);
+          break;
+        case NETWORK_TYPE:
+          await this.docker.deleteNetwork(entry.id);
+          break;
+        case VOLUME_TYPE:
+          await this.docker.deleteVolume(entry.id);
+          break;
+        case IMAGE_TYPE:
+          if (entry.inputs.keepLocally !== true) throw new Error(`${entry.name}: the replay never removes images (set keepLocally)`);
+          break;
+      }
+    }
+    this.state.delete(entry.key);
+  }
+
+  /** Deletes `keys` dependents first (reverse dependency order); retainOnDelete ones only leave the state. */
+  private async deleteAll(keys: string[]): Promise<void> {
+    const pending = new Set(keys);
+    while (pending.size > 0) {
+      // Deletable now: nothing still in the state depends on it.
+      const ready = [...pending].filter((k) => ![...this.state.values()].some((e) => e.key !== k && e.dependsOn.includes(k)));
+      if (ready.length === 0) throw new Error(`cannot order the deletion of ${[...pending].join(", ")}: something still depends on them`);
+      await Promise.all(
+        ready.map(async (k) => {
+          const entry = this.state.get(k)!;
+          pending.delete(k);
+          if (entry.retainOnDelete) {
+            this.state.delete(k);
+            this.steps.push({ op: "retain", type: entry.type, name: entry.name });
+            return;
+          }
+          await this.deleteOne(entry);
+          this.steps.push({ op: "delete", type: entry.type, name: entry.name });
+        }),
+      );
+    }
+  }
+
+  /**
+   * `pulumi refresh`: the provider's reads. A container that is gone leaves the state; one that
+   * stopped while `mustRun` is set is deleted by the read (and leaves the state); a volume or
+   * network that is gone leaves the state.
+   */
+  async refresh(): Promise<Step[]> {
+    this.steps = [];
+    for (const entry of [...this.state.values()]) {
+      if (entry.id.startsWith("skipped-")) continue;
+      let gone = false;
+      if (entry.type === CONTAINER_TYPE) {
+        const found = await this.docker.inspectIfExists(entry.id);
+        if (found === undefined) gone = true;
+        else if (!found.State.Running && entry.inputs.mustRun !== false) {
+          await this.docker.deleteContainer(entry.id, entry.inputs);
+          gone = true;
+        } else if (!found.State.Running) {
+          entry.outputs.exitCode = found.State.ExitCode;
+        }
+      } else if (entry.type === VOLUME_TYPE) {
+        gone = !(await this.docker.volumeExists(entry.id));
+      } else if (entry.type === NETWORK_TYPE) {
+        gone = !(await this.docker.networkExists(entry.id));
+      }
+      if (gone) {
+        this.state.delete(entry.key);
+        this.steps.push({ op: "gone", type: entry.type, name: entry.name });
+      }
+    }
+    return this.steps;
+  }
+
+  /** `pulumi destroy`. */
+  async destroy(): Promise<Step[]> {
+    this.steps = [];
+    await this.deleteAll([...this.state.keys()]);
+    return this.steps;
+  }
+
+  /** The state entry of a resource by its Pulumi name. */
+  entry(name: string): StateEntry {
+    const found = [...this.state.values()].filter((e) => e.name === name);
+    if (found.length !== 1) throw new Error(`no single resource named ${name} in the replay's state`);
+    return found[0];
+  }
+}
