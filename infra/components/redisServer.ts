@@ -6,6 +6,8 @@ import { renderRedisConf } from "../redisConf";
 /** How long Docker waits between healthchecks, and how long `pulumi up` waits for a node to be healthy. */
 export const HEALTHCHECK = { interval: "2s", timeout: "2s", retries: 15, startPeriod: "2s" } as const;
 export const HEALTHY_WAIT_TIMEOUT_SEC = 60;
+/** How long a node may take to shut down (save its data) before Docker kills it. */
+export const DESTROY_GRACE_SECONDS = 20;
 
 export interface RedisServerArgs {
   /** The node from the topology plan: name, static IP, ports, directives, command, healthcheck. */
@@ -58,6 +60,9 @@ export class RedisServer extends pulumi.ComponentResource {
         // A named volume: the provider's removeVolumes (default true) removes only anonymous ones,
         // such as the image's own VOLUME /data, which this mount replaces.
         volumes: [{ volumeName: this.dataVolume.name, containerPath: CONTAINER_DATA_DIR }],
+        // On delete/replace, SIGTERM and time to shut down: redis-server then writes its RDB
+        // (persistence rdb) and flushes the AOF. The provider's default (0) kills it at once.
+        destroyGraceSeconds: DESTROY_GRACE_SECONDS,
         // `pulumi up` returns only when the node answers its healthcheck.
         wait: true,
         waitTimeout: HEALTHY_WAIT_TIMEOUT_SEC,

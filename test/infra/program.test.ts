@@ -302,6 +302,8 @@ describe("Pulumi program (mocks)", function () {
         used.add(String(mounts[0].volumeName));
       }
       expect(used.size, "one volume per node").to.equal(7);
+      // A replacement stops each node with time to save its data (the provider's default kills at once).
+      for (const c of servers) expect(c.inputs.destroyGraceSeconds, c.name).to.be.at.least(10);
       // The volume's inputs do not depend on the password, so changing it never replaces a volume.
       expect(JSON.stringify(volumes.map((v) => v.inputs))).not.to.contain("7731");
     });
