@@ -173,6 +173,7 @@ export function planTopology(settings: StackSettings): TopologyPlan {
       replicasPerMaster: settings.replicasPerMaster,
       timeoutSec: settings.bootstrapTimeoutSec,
       passwordFile: BOOTSTRAP_PASSWORD_PATH,
+      nodeTimeoutMs: settings.nodeTimeoutMs,
     }),
   };
 
