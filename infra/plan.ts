@@ -185,6 +185,7 @@ export function planTopology(settings: StackSettings): TopologyPlan {
       replicasPerMaster: settings.replicasPerMaster,
       timeoutSec: settings.bootstrapTimeoutSec,
       passwordFile: BOOTSTRAP_PASSWORD_PATH,
+      nodeTimeoutMs: settings.nodeTimeoutMs,
     }),
   };
 

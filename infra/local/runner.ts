@@ -16,7 +16,7 @@ import util from "node:util";
 import type { Endpoint, StackOutputs } from "@redis-on-docker/connector";
 import { renderBootstrapScript } from "../bootstrapScript";
 import { planTopology } from "../plan";
-import { validateStackSettings, type Persistence } from "../settings";
+import { validateStackSettings, type Persistence, type StackSettings } from "../settings";
 import { registerExitCleanup } from "./exitCleanup";
 import { LOCAL_HOST, LocalRedisNode, startLocalNodes, writePrivateFile, type LocalNode } from "./localNodes";
 import {
@@ -164,7 +164,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     log(`all ${nodes.length} processes answer; forming the cluster`);
 
     const seeds: Endpoint[] = nodes.slice(1).map((n) => ({ host: LOCAL_HOST, port: n.port }));
-    await runBootstrap(dir, password, seeds, settings.replicasPerMaster, settings.bootstrapTimeoutSec, log);
+    await runBootstrap(dir, password, seeds, settings, log);
     await verifyClusterOk(seeds, password);
 
     const standalone = nodes[0];
@@ -236,14 +236,20 @@ async function runBootstrap(
   dir: string,
   password: string,
   seeds: Endpoint[],
-  replicasPerMaster: number,
-  timeoutSec: number,
+  settings: Pick<StackSettings, "replicasPerMaster" | "bootstrapTimeoutSec" | "nodeTimeoutMs">,
   log: (line: string) => void,
 ): Promise<void> {
+  const timeoutSec = settings.bootstrapTimeoutSec;
   const passwordFile = path.join(dir, "password");
   if (password !== "") writePrivateFile(passwordFile, password);
   const scriptPath = path.join(dir, "bootstrap.sh");
-  writePrivateFile(scriptPath, renderBootstrapScript({ nodes: seeds, replicasPerMaster, timeoutSec, passwordFile }));
+  writePrivateFile(scriptPath, renderBootstrapScript({
+    nodes: seeds,
+    replicasPerMaster: settings.replicasPerMaster,
+    timeoutSec,
+    passwordFile,
+    nodeTimeoutMs: settings.nodeTimeoutMs,
+  }));
 
   const child = spawn("sh", [scriptPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });
   const errors: string[] = [];

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { renderBootstrapScript } from "../../infra/bootstrapScript";
+import { FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript } from "../../infra/bootstrapScript";
 import { findFreePorts } from "../../infra/local/freePorts";
 import { LocalRedisNode, startLocalNodes, writePrivateFile } from "../../infra/local/localNodes";
 import { terminateProcesses, type ProcessIdentity } from "../../infra/local/processControl";
@@ -16,7 +16,12 @@ import { parseInfo, probeRedis } from "../../infra/local/redisProbe";
 import { planTopology } from "../../infra/plan";
 import { validateStackSettings } from "../../infra/settings";
 import type { Endpoint } from "@redis-on-docker/connector";
-import { agreedView, type NodeLine } from "../support/clusterAgreement";
+import { agreedView } from "../support/clusterAgreement";
+import { parseClusterNodes, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
+import { redisCli } from "../support/localStack";
+
+/** The nodes' planned cluster-node-timeout in these tests. */
+const NODE_TIMEOUT_MS = 2000;
 
 interface ScriptRun {
   code: number | null;
@@ -66,7 +71,7 @@ function useFreshClusterNodes(password: string): {
     this.timeout(30_000);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-test-"));
     const settings = validateStackSettings(
-      { clusterNodes: 6, replicasPerMaster: 1, nodeTimeoutMs: 2000, ...(password ? { password } : { allowNoPassword: true }) },
+      { clusterNodes: 6, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS, ...(password ? { password } : { allowNoPassword: true }) },
       "test",
     );
     const plan = planTopology(settings);
@@ -171,10 +176,20 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
     it("forms a 6-node cluster: 3 masters with all slots, 3 replicas, cluster_state:ok everywhere", async function () {
       this.timeout(40_000);
       const seeds = fresh.seeds();
-      const run = await runScript(renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 30, passwordFile }), fresh.dir(), 35_000);
+      const run = await runScript(
+        renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 30, passwordFile, nodeTimeoutMs: NODE_TIMEOUT_MS }),
+        fresh.dir(),
+        35_000,
+      );
       expect(run.code, run.stderr + run.stdout).to.equal(0);
       expect(run.stdout).to.include("creating the cluster");
-      expect(run.stdout).to.include("cluster ready: all 6 nodes report cluster_state:ok, every replica is in sync");
+      expect(run.stdout).to.include(`forming with cluster-node-timeout ${FORMATION_NODE_TIMEOUT_MS} ms`);
+      expect(run.stdout).to.include("cluster ready: every node reports cluster_state:ok and lists the same 3 masters and their replicas");
+      // The planned node timeout is back on every node.
+      for (const seed of seeds) {
+        const reply = await redisCli(seed.port, ["CONFIG", "GET", "cluster-node-timeout"], { password });
+        expect(reply.stdout.split("\n").map((l) => l.trim()), `cluster-node-timeout of ${seed.port}`).to.include(String(NODE_TIMEOUT_MS));
+      }
       expect(run.stdout + run.stderr).not.to.include(password);
       for (const seed of seeds) {
         // Ready means replicas have synced: a master killed now has a replica to take over.
@@ -200,6 +215,27 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
       expect(run.stdout).to.include("cluster already formed");
       expect(run.stdout).not.to.include("creating the cluster");
       expect(await clusterLayout(seeds, password)).to.deep.equal(firstLayout);
+    });
+
+    it("is not ready while the nodes are not in the planned shape: fails within its bound, saying what each node sees", async function () {
+      this.timeout(30_000);
+      const seeds = fresh.seeds();
+      const views = parseClusterNodes(String(await probeRedis(seeds[0].port, ["CLUSTER", "NODES"], { password, timeoutMs: 2000 })));
+      const replica = views.find((n) => n.role === "replica") as ClusterNodeInfo;
+      const otherMaster = views.find((n) => n.role === "master" && n.id !== replica.masterId) as ClusterNodeInfo;
+      // Two replicas on one master, none on another: every node comes to agree, on the wrong shape.
+      expect(await probeRedis(replica.port, ["CLUSTER", "REPLICATE", otherMaster.id], { password, timeoutMs: 2000 })).to.equal("OK");
+      try {
+        const run = await runScript(renderBootstrapScript({ nodes: seeds, replicasPerMaster: 1, timeoutSec: 4, passwordFile }), fresh.dir(), 15_000);
+        expect(run.code, run.stdout).to.equal(1);
+        expect(run.stderr).to.include("the nodes did not agree on the cluster's masters and replicas within 4s");
+        for (const seed of seeds) expect(run.stderr).to.include(`127.0.0.1:${seed.port} sees`);
+        expect(run.stderr).to.include("(master with 0 of 1 replicas)");
+        expect(run.stderr).to.include(`127.0.0.1:${replica.port}->127.0.0.1:${otherMaster.port}`);
+        expect(run.ms).to.be.below(4000 + 2500);
+      } finally {
+        await probeRedis(replica.port, ["CLUSTER", "REPLICATE", replica.masterId as string], { password, timeoutMs: 2000 });
+      }
     });
 
     it("exits non-zero within its bound, naming a node that never answers", async function () {
@@ -287,7 +323,7 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
     const fresh = useFreshClusterNodes(password);
     let passwordFile = "";
     const script = (timeoutSec: number): string =>
-      renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec, passwordFile });
+      renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec, passwordFile, nodeTimeoutMs: NODE_TIMEOUT_MS });
 
     before(async function () {
       this.timeout(45_000);
@@ -315,19 +351,6 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
       expect(info.get("cluster_known_nodes"), `${node.name} came back new`).to.equal("1");
     }
 
-    /** Agreement within a bound: gossip spreads the last role change in a few heartbeats. */
-    async function agreedWithin(ms: number): Promise<Map<string, NodeLine>> {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        try {
-          return await agreedView(fresh.seeds(), password);
-        } catch (error) {
-          if (Date.now() > deadline) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        }
-      }
-    }
-
     async function expectHealed(node: LocalRedisNode, oldId: string, run: ScriptRun): Promise<void> {
       expect(run.code, run.stderr + run.stdout).to.equal(0);
       expect(run.stdout).to.include("partially formed");
@@ -335,11 +358,12 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
       expect(run.stdout).to.match(new RegExp(`heal: 127\\.0\\.0\\.1:${node.port} is now a replica of [0-9a-f]{40}`));
       expect(run.stdout).not.to.include("creating the cluster");
       expect(run.stdout + run.stderr).not.to.include(password);
-      const view = await agreedWithin(5000);
+      // Exit 0 means every node already agrees (the script's own last wait): no grace period here.
+      const view = await agreedView(fresh.seeds(), password);
       const newId = await myId(node);
       expect(newId).to.not.equal(oldId);
       expect([...view.keys()], "the old id is forgotten").to.not.include(oldId);
-      expect(view.get(newId)?.flags, "the new node is a replica").to.include("slave");
+      expect(view.get(newId)?.role, "the new node is a replica").to.equal("replica");
       for (const seed of fresh.seeds()) expect((await clusterInfo(seed, password)).get("cluster_state"), `${seed.port}`).to.equal("ok");
     }
 

@@ -15,6 +15,7 @@ import { isAlive, processStartTime, sleep } from "../../infra/local/processContr
 import { parseInfo, probeRedis } from "../../infra/local/redisProbe";
 import { startLocalStack } from "../../infra/local/runner";
 import { readStackRecord, reapAbandonedStacks, stopRecordedStack } from "../../infra/local/stackRecord";
+import { clusterDisagreements } from "../support/clusterAgreement";
 import { redisCli, useLocalStack, type LocalStack } from "../support/localStack";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -207,6 +208,32 @@ describe("local runner: standalone + 3-master/3-replica cluster", function () {
       const info = await clusterInfo(replica?.port as number, password);
       return info.get("cluster_state") === "ok" && info.get("cluster_known_nodes") === "6";
     });
+  });
+});
+
+/**
+ * Rounds of `up` in this run; the issue's bar is 20 of 20 (READINESS_ROUNDS=20). Each round
+ * takes ~2.5 s, so the suite's default stays small.
+ */
+const READINESS_ROUNDS = Number(process.env.READINESS_ROUNDS ?? 5);
+
+describe("local runner: ready means every node agrees on the topology", function () {
+  this.timeout(60_000 + READINESS_ROUNDS * 30_000);
+
+  it(`at the return of startLocalStack, every node's CLUSTER NODES lists the same 3 masters and 3 replicas (${READINESS_ROUNDS} rounds)`, async function () {
+    const readyMs: number[] = [];
+    for (let round = 1; round <= READINESS_ROUNDS; round++) {
+      const stack = await startLocalStack();
+      try {
+        // Read at once: the nodes' views right at the return of `up` are what a client sees.
+        const problems = await clusterDisagreements(stack.outputs.cluster.seeds, stack.outputs.password, 1);
+        expect(problems, `round ${round}: views at the return of up`).to.deep.equal([]);
+        readyMs.push(stack.readyMs);
+      } finally {
+        await stack.stop();
+      }
+    }
+    console.log(`      (time to agreement over ${READINESS_ROUNDS} rounds: ${readyMs.join(", ")} ms)`);
   });
 });
 

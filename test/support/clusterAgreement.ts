@@ -1,71 +1,70 @@
 /**
- * What "ready" means for the cluster, checked from outside: every node's CLUSTER NODES agrees on
- * 3 masters serving all slots, one replica under each, nobody failing or without an address.
- * Nodes are reached on 127.0.0.1 at each seed's port (local processes, or Docker's published ports).
+ * Whether every node of a cluster sees the same topology, read straight from each node's
+ * CLUSTER NODES (independently of the bootstrap script's own check, which it tests).
  */
 import type { Endpoint } from "@redis-on-docker/connector";
 import { probeRedis } from "../../infra/local/redisProbe";
+import { parseClusterNodes, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
 
-/** One node's `CLUSTER NODES` line, parsed. */
-export interface NodeLine {
-  id: string;
-  flags: string[];
-  masterId: string;
-  slots: string[];
+const BAD_FLAGS = ["handshake", "fail?", "fail", "noaddr"];
+
+/** One node's view as a comparable text: `id role slots|master`, sorted. */
+function canonical(view: ClusterNodeInfo[]): string {
+  return view
+    .map((n) => `${n.id} ${n.role} ${n.role === "master" ? n.slots.map(([a, b]) => `${a}-${b}`).join(",") : n.masterId}`)
+    .sort()
+    .join("\n");
 }
 
-export function parseClusterNodes(text: string): NodeLine[] {
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "")
-    .map((l) => {
-      const [id, , flags, masterId, , , , , ...slots] = l.split(" ");
-      return { id, flags: flags.split(","), masterId, slots };
-    });
-}
-
-function slotCount(ranges: string[]): number {
-  return ranges
-    .filter((r) => !r.startsWith("["))
-    .reduce((sum, r) => {
-      const [from, to] = r.split("-").map(Number);
-      return sum + (to === undefined ? 1 : to - from + 1);
-    }, 0);
+/** What is wrong with one view of a `masters` x (1 + `replicasPerMaster`) cluster; empty when nothing. */
+function viewProblems(view: ClusterNodeInfo[], nodeCount: number, masters: number, replicasPerMaster: number): string[] {
+  const problems: string[] = [];
+  if (view.length !== nodeCount) problems.push(`lists ${view.length} of ${nodeCount} nodes`);
+  for (const n of view) {
+    const bad = n.flags.filter((f) => BAD_FLAGS.includes(f));
+    if (bad.length > 0) problems.push(`${n.host}:${n.port} is ${bad.join(",")}`);
+  }
+  const withSlots = view.filter((n) => n.role === "master" && n.slots.length > 0);
+  const slotless = view.filter((n) => n.role === "master" && n.slots.length === 0);
+  if (withSlots.length !== masters) problems.push(`${withSlots.length} masters with slots, not ${masters}`);
+  if (slotless.length > 0) problems.push(`masters without slots: ${slotless.map((n) => `${n.host}:${n.port}`).join(" ")}`);
+  const slots = withSlots.reduce((sum, m) => sum + m.slots.reduce((s, [a, b]) => s + b - a + 1, 0), 0);
+  if (slots !== 16384) problems.push(`masters serve ${slots} of 16384 slots`);
+  for (const m of withSlots) {
+    const replicas = view.filter((n) => n.role === "replica" && n.masterId === m.id).length;
+    if (replicas < replicasPerMaster) problems.push(`${m.host}:${m.port} has ${replicas} of ${replicasPerMaster} replicas`);
+  }
+  return problems;
 }
 
 /**
- * Every node's view of the cluster, once they all agree on the planned shape (3 masters that
- * together serve 16384 slots, one replica under each, no node failing, in handshake or without
- * an address); throws with the views otherwise. Returns the agreed view, by node id.
+ * Reads every node's CLUSTER NODES at once (bounded) and returns the disagreements and
+ * problems found, one line per node; empty when every node sees the same healthy cluster.
  */
-export async function agreedView(seeds: Endpoint[], password: string): Promise<Map<string, NodeLine>> {
-  const views = await Promise.all(
-    seeds.map(async (seed) => parseClusterNodes(String(await probeRedis(seed.port, ["CLUSTER", "NODES"], { password, timeoutMs: 2000 })))),
+export async function clusterDisagreements(nodes: Endpoint[], password: string, replicasPerMaster: number): Promise<string[]> {
+  const masters = Math.floor(nodes.length / (replicasPerMaster + 1));
+  const texts = await Promise.all(
+    nodes.map((n) => probeRedis(n.port, ["CLUSTER", "NODES"], { host: n.host, password, timeoutMs: 2000 }).then(String)),
   );
-  const shape = (view: NodeLine[]): string =>
-    view
-      .map((n) => `${n.id} ${n.flags.filter((f) => f !== "myself").join(",")} ${n.masterId} ${n.slots.join(",")}`)
-      .sort()
-      .join("\n");
-  const problems: string[] = [];
-  for (const [i, view] of views.entries()) {
-    if (shape(view) !== shape(views[0])) problems.push(`127.0.0.1:${seeds[i].port} disagrees with 127.0.0.1:${seeds[0].port}`);
-    for (const n of view) {
-      const bad = n.flags.filter((f) => ["fail", "fail?", "handshake", "noaddr"].includes(f));
-      if (bad.length) problems.push(`127.0.0.1:${seeds[i].port} sees ${n.id} as ${bad.join(",")}`);
-    }
-  }
-  const view = views[0];
-  const masters = view.filter((n) => n.flags.includes("master"));
-  if (view.length !== 6) problems.push(`${view.length} nodes known, not 6`);
-  if (masters.length !== 3) problems.push(`${masters.length} masters, not 3`);
-  if (slotCount(masters.flatMap((m) => m.slots)) !== 16384) problems.push("masters do not serve all 16384 slots");
-  for (const m of masters) {
-    const replicas = view.filter((n) => n.masterId === m.id);
-    if (replicas.length !== 1) problems.push(`master ${m.id} has ${replicas.length} replicas, not 1`);
-  }
-  if (problems.length) throw new Error(`the nodes do not agree on 3 masters + 3 replicas:\n  ${problems.join("\n  ")}\n${views.map(shape).join("\n--\n")}`);
-  return new Map(view.map((n) => [n.id, n]));
+  const views = texts.map(parseClusterNodes);
+  const reference = canonical(views[0]);
+  const report: string[] = [];
+  views.forEach((view, i) => {
+    const problems = viewProblems(view, nodes.length, masters, replicasPerMaster);
+    if (i > 0 && canonical(view) !== reference) problems.push(`differs from ${nodes[0].host}:${nodes[0].port}'s view`);
+    if (problems.length > 0) report.push(`${nodes[i].host}:${nodes[i].port}: ${problems.join("; ")}`);
+  });
+  return report;
 }
 
+/**
+ * The agreed view of a 3-master x 1-replica cluster, by node id, once every node reports the
+ * same healthy topology; throws with every node's problems otherwise. Nodes are reached at each
+ * seed's host and port (local processes, or Docker's published ports on 127.0.0.1).
+ */
+export async function agreedView(seeds: Endpoint[], password: string): Promise<Map<string, ClusterNodeInfo>> {
+  const problems = await clusterDisagreements(seeds, password, 1);
+  if (problems.length > 0) throw new Error(`the nodes do not agree on 3 masters + 3 replicas:\n  ${problems.join("\n  ")}`);
+  const text = String(await probeRedis(seeds[0].port, ["CLUSTER", "NODES"], { host: seeds[0].host, password, timeoutMs: 2000 }));
+  return new Map(parseClusterNodes(text).map((n) => [n.id, n]));
+}

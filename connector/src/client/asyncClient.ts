@@ -6,6 +6,7 @@
 import { inspect } from "node:util";
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { ConnectorConfig } from "../config/types";
+import { learnSlotOwnersFromPipelines } from "./pipelineRedirects";
 
 /** The async client for a topology: ioredis's own types. */
 export type AsyncClient = Redis | Cluster;
@@ -103,6 +104,10 @@ function createCluster(config: ConnectorConfig): Cluster {
     },
   };
   const cluster = new Cluster(config.cluster.nodes.map((n) => ({ host: n.host, port: n.port })), options);
+  learnSlotOwnersFromPipelines(cluster, (announced) => {
+    const mapped = config.cluster.natMap[announced];
+    return mapped ? `${mapped.host}:${mapped.port}` : announced;
+  });
   // ioredis's Cluster has no per-command timer for commands queued while no node is
   // reachable. So the offline queue is on only while the cluster is (re)starting for the
   // first time; once every node is lost, calls fail at once instead of waiting unbounded,
