@@ -425,19 +425,48 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     });
   });
 
-  describe("(d) a node container removed by hand, with its data volume, then refresh + up", () => {
+  /** The node container at `ip` and its line in a seed's CLUSTER NODES. */
+  async function nodeAt(pick: (flags: string[]) => boolean): Promise<{ entry: StateEntry; id: string; ip: string }> {
+    const seed = direct(outputs.cluster.seeds[0].host, outputs.cluster.seeds[0].port);
+    await seed.connect();
+    const view = String(await seed.call("CLUSTER", "NODES")).trim().split("\n").map((l) => l.split(" "));
+    seed.disconnect();
+    const line = view.find((f) => pick(f[2].split(",")))!;
+    const ip = line[1].split(":")[0];
+    const entry = nodeEntries().find((e) => (e.inputs.networksAdvanced as Array<{ ipv4Address: string }>)[0].ipv4Address === ip)!;
+    expect(entry, `the node container at ${ip}`).to.not.equal(undefined);
+    return { entry, id: line[0], ip };
+  }
+
+  describe("(d) a node container removed by hand, its volume kept, then refresh + up", () => {
+    it("the node comes back with its identity and data; every node agrees on 3+3", async function () {
+      this.timeout(240_000);
+      const written = await writeMarkers("before-master-removal", password());
+      const idsBefore = (await identities()).map((i) => i.id).sort();
+      const master = await nodeAt((flags) => flags.includes("master"));
+      await engine.request({ method: "DELETE", path: `/containers/${master.entry.id}?force=1`, timeoutMs: 30_000 });
+
+      const refreshed = await stack.refresh();
+      expect(refreshed.map((s) => `${s.op} ${s.name}`)).to.deep.equal([`gone ${master.entry.name}`]);
+      await up(settings);
+      const changed = stack.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
+      expect(changed).to.deep.equal([`create ${master.entry.name}`, `replace ${bootstrapEntry().name}`].sort());
+      // nodes.conf on the kept volume: the same node ids (whether or not its replica took over meanwhile).
+      expect((await identities()).map((i) => i.id).sort()).to.deep.equal(idsBefore);
+      await agreedView(outputs.cluster.seeds, password());
+      await expectMarkers("before-master-removal", written, password());
+    });
+  });
+
+  describe("(d) a node container removed by hand with its data volume, then refresh + up", () => {
     it("the node comes back empty, the bootstrap heals the cluster to 3+3 and every node agrees", async function () {
       this.timeout(240_000);
       const written = await writeMarkers("before-heal", password());
       // A replica: its data is on its master, so nothing is lost by removing it with its volume.
-      const seed = direct(outputs.cluster.seeds[0].host, outputs.cluster.seeds[0].port);
-      await seed.connect();
-      const view = String(await seed.call("CLUSTER", "NODES")).trim().split("\n").map((l) => l.split(" "));
-      seed.disconnect();
-      const replicaLine = view.find((f) => f[2].split(",").includes("slave"))!;
-      const replicaIp = replicaLine[1].split(":")[0];
-      const victim = nodeEntries().find((e) => (e.inputs.networksAdvanced as Array<{ ipv4Address: string }>)[0].ipv4Address === replicaIp)!;
-      expect(victim, `the node container at ${replicaIp}`).to.not.equal(undefined);
+      const replica = await nodeAt((flags) => flags.includes("slave"));
+      const victim = replica.entry;
+      const replicaIp = replica.ip;
+      const replicaLine = [replica.id];
       const oldJob = bootstrapEntry().id;
 
       // What a user (or `docker system prune --volumes`) would do; the state does not know yet.
