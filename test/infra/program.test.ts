@@ -202,8 +202,10 @@ describe("Pulumi program (mocks)", function () {
     });
   });
 
-  it("fails the update when the bootstrap job exits non-zero, quoting its output", async () => {
-    const run = await stackFor({ password: PASSWORD }, bootstrapExits(3, "waiting for nodes\nnode 10.213.0.13:6379 did not answer PING\n"));
+  it("fails the update when the bootstrap job exits non-zero, quoting its output, with a RunError (no stack trace shown)", async () => {
+    // As a TTY writes it: CRLF line ends, and redis-cli's colour codes.
+    const ttyLogs = "waiting for nodes\r\n\u001b[31;1mnode 10.213.0.13:6379 did not answer PING\u001b[0m\r\n";
+    const run = await stackFor({ password: PASSWORD }, bootstrapExits(3, ttyLogs));
     let failure: unknown;
     try {
       await valueOf(run.result.cluster);
@@ -213,8 +215,11 @@ describe("Pulumi program (mocks)", function () {
     expect(failure, "the cluster export must reject").to.be.instanceOf(Error);
     const message = (failure as Error).message;
     expect(message).to.contain("redis-cluster-bootstrap exited with code 3");
-    expect(message).to.contain("node 10.213.0.13:6379 did not answer PING");
+    expect(message).to.contain("waiting for nodes\nnode 10.213.0.13:6379 did not answer PING\n");
+    expect(message).not.to.match(/[\r\u001b]/);
     expect(message).to.contain("pulumi up --replace");
+    // The Pulumi CLI prints a RunError's message alone; any other error comes with this program's stack.
+    expect(pulumi.RunError.isInstance(failure)).to.equal(true);
     expect(message).not.to.contain("7731");
   });
 

@@ -28,23 +28,14 @@ export interface RecordedProgram {
   exports: PlainValue | undefined;
 }
 
-/** What a container's create step reported, fed back into the program's outputs. */
-export interface ContainerResult {
-  exitCode: number;
-  containerLogs: string;
-}
-
 /**
- * Outputs the replay's mocks give back: the values later resources may read from earlier ones.
- * A one-shot (`attach`) container's exit code and logs come from `results` (the real run); in
- * the first, recording pass there is no run yet and they read as success, so the program
- * registers everything.
+ * Outputs the recording mocks give back: the values later resources may read from earlier ones.
+ * A one-shot (`attach`) container reads as a successful run, so the program registers everything.
  */
 function mockState(
   type: string,
   name: string,
   inputs: Record<string, unknown>,
-  results: ReadonlyMap<string, ContainerResult> | undefined,
 ): { id: string; state: Record<string, unknown> } {
   switch (type) {
     case "docker:index/network:Network": {
@@ -62,9 +53,8 @@ function mockState(
       const dockerName = String(inputs.name ?? name);
       const state: Record<string, unknown> = { ...inputs, name: dockerName };
       if (inputs.attach === true) {
-        const result = results?.get(name) ?? { exitCode: 0, containerLogs: "" };
-        state.exitCode = result.exitCode;
-        state.containerLogs = result.containerLogs;
+        state.exitCode = 0;
+        state.containerLogs = "";
       }
       return { id: dockerName, state };
     }
@@ -117,8 +107,6 @@ export async function recordProgram(
     project: string;
     stack: string;
     timeoutMs?: number;
-    /** Real results of one-shot containers, by Pulumi resource name (second pass). */
-    containerResults?: ReadonlyMap<string, ContainerResult>;
   },
 ): Promise<RecordedProgram> {
   const previousMonitor = pulumi.runtime.hasMonitor() ? pulumi.runtime.getMonitor() : undefined;
@@ -128,7 +116,7 @@ export async function recordProgram(
   await pulumi.runtime.setMocks(
     {
       newResource: async (args) =>
-        mockState(args.type, args.name, args.inputs as Record<string, unknown>, options.containerResults),
+        mockState(args.type, args.name, args.inputs as Record<string, unknown>),
       call: async (args) => {
         throw new Error(`the replay does not support provider function calls (invoke ${args.token})`);
       },
