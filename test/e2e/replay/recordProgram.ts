@@ -155,31 +155,11 @@ export async function recordProgram(
     });
   };
 
-  // The language host fails the update on a rejection nobody handled (e.g. a component's
-  // registerOutputs of a failed check); collect them instead of crashing the test process.
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    unhandled.push(reason);
-  };
-  process.on("unhandledRejection", onUnhandled);
   try {
-    const exported = await withTimeout(
-      (async () => {
-        const result = await program();
-        // `pulumi up` fails when an export rejects; so does the replay, with the program's message.
-        const settled = valueOf(pulumi.output(result as pulumi.Input<unknown>), 2 ** 31 - 1).then(
-          (value) => ({ ok: true as const, value }),
-          (error: unknown) => ({ ok: false as const, error }),
-        );
-        await waitForRegistrations();
-        const outcome = await settled;
-        if (!outcome.ok) throw outcome.error;
-        return outcome.value;
-      })(),
-      options.timeoutMs ?? 30_000,
-      "running the Pulumi program under mocks",
-    );
-    await new Promise((resolve) => setImmediate(resolve));
+    const { outcome, unhandled } = await runProgramToEnd(program, options.timeoutMs ?? 30_000, "running the Pulumi program under mocks");
+    // `pulumi up` fails when an export rejects; so does the replay, with the program's message.
+    if (!outcome.ok) throw outcome.error;
+    const exported = outcome.value;
     if (unhandled.length > 0) throw unhandled[0];
     if (registrationErrors.length > 0) throw new Error(`cannot replay the program:\n  ${registrationErrors.join("\n  ")}`);
 
@@ -196,9 +176,47 @@ export async function recordProgram(
     }));
     return { resources, exports: exported === undefined ? undefined : toPlain(exported, "exports") };
   } finally {
-    // Late rejections of this run are still this run's: keep collecting them for a moment.
-    setTimeout(() => process.removeListener("unhandledRejection", onUnhandled), 2000).unref();
     monitor.registerResource = original;
     if (previousMonitor !== undefined) pulumi.runtime.setMockOptions(previousMonitor, previousProject, previousStack);
+  }
+}
+
+export type ProgramOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * Runs a Pulumi program under the installed mocks until every registration is done and its
+ * exports have settled (bounded), as the language host does. Rejections nobody handled (e.g. a
+ * component's registerOutputs of a failed check) fail an update; they are collected, not
+ * allowed to crash the test process.
+ */
+export async function runProgramToEnd(
+  program: () => unknown,
+  timeoutMs: number,
+  what: string,
+): Promise<{ outcome: ProgramOutcome; unhandled: unknown[] }> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const outcome = await withTimeout(
+      (async (): Promise<ProgramOutcome> => {
+        const result = await program();
+        const settled = valueOf(pulumi.output(result as pulumi.Input<unknown>), 2 ** 31 - 1).then(
+          (value): ProgramOutcome => ({ ok: true, value }),
+          (error: unknown): ProgramOutcome => ({ ok: false, error }),
+        );
+        await waitForRegistrations();
+        return settled;
+      })(),
+      timeoutMs,
+      what,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    return { outcome, unhandled };
+  } finally {
+    // Late rejections of this run are still this run's: keep collecting them for a moment.
+    setTimeout(() => process.removeListener("unhandledRejection", onUnhandled), 2000).unref();
   }
 }

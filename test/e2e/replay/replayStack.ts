@@ -12,7 +12,6 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { waitForRegistrations, withTimeout, valueOf } from "../../infra/support/pulumiMocks";
 import {
   CONTAINER_TYPE,
   IMAGE_TYPE,
@@ -22,7 +21,7 @@ import {
   type AppliedContainer,
   type DockerReplay,
 } from "./applyToDocker";
-import { toPlain, type PlainValue, type RecordedResource } from "./recordProgram";
+import { runProgramToEnd, toPlain, type PlainValue, type RecordedResource } from "./recordProgram";
 
 export interface StateEntry {
   key: string;
@@ -146,26 +145,8 @@ export class ReplayStack {
       });
     };
 
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on("unhandledRejection", onUnhandled);
     try {
-      const outcome = await withTimeout(
-        (async () => {
-          const result = await program();
-          const settled = valueOf(pulumi.output(result as pulumi.Input<unknown>), 2 ** 31 - 1).then(
-            (value) => ({ ok: true as const, value }),
-            (error: unknown) => ({ ok: false as const, error }),
-          );
-          await waitForRegistrations();
-          return settled;
-        })(),
-        this.options.timeoutMs,
-        "pulumi up (replayed)",
-      );
-      await new Promise((resolve) => setImmediate(resolve));
+      const { outcome, unhandled } = await runProgramToEnd(program, this.options.timeoutMs, "pulumi up (replayed)");
       // A failed step is what `pulumi up` reports first; then the program's own errors.
       if (stepErrors.length > 0) throw stepErrors[0];
       if (!outcome.ok) throw outcome.error;
@@ -174,7 +155,6 @@ export class ReplayStack {
       await this.deleteAll([...this.state.keys()].filter((k) => !declared.has(k)));
       return outcome.value === undefined ? undefined : toPlain(outcome.value, "exports");
     } finally {
-      setTimeout(() => process.removeListener("unhandledRejection", onUnhandled), 2000).unref();
       monitor.registerResource = original;
       if (previousMonitor !== undefined) pulumi.runtime.setMockOptions(previousMonitor, previousProject, previousStack);
     }
