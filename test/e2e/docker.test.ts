@@ -438,16 +438,18 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     return { entry, id: line[0], ip };
   }
 
-  describe("(d) a node container removed by hand, its volume kept, then refresh + up", () => {
+  describe("(d) a node stopped, then refresh (which deletes it: mustRun) + up; its volume is kept", () => {
     it("the node comes back with its identity and data; every node agrees on 3+3", async function () {
       this.timeout(240_000);
       const written = await writeMarkers("before-master-removal", password());
       const idsBefore = (await identities()).map((i) => i.id).sort();
       const master = await nodeAt((flags) => flags.includes("master"));
-      await engine.request({ method: "DELETE", path: `/containers/${master.entry.id}?force=1`, timeoutMs: 30_000 });
+      // The story of the issue: a node is down while `pulumi refresh` runs.
+      await engine.requestRaw({ method: "POST", path: `/containers/${master.entry.id}/stop?t=10`, timeoutMs: 30_000 });
 
       const refreshed = await stack.refresh();
       expect(refreshed.map((s) => `${s.op} ${s.name}`)).to.deep.equal([`gone ${master.entry.name}`]);
+      expect(await docker.inspectIfExists(master.entry.id), "the provider's read deleted the stopped container").to.equal(undefined);
       await up(settings);
       const changed = stack.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
       expect(changed).to.deep.equal([`create ${master.entry.name}`, `replace ${bootstrapEntry().name}`].sort());

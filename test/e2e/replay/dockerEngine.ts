@@ -55,7 +55,8 @@ export class DockerEngine {
             clearTimeout(timer);
             const body = Buffer.concat(chunks);
             const statusCode = res.statusCode ?? 0;
-            if (statusCode < 200 || statusCode >= 300) {
+            // As the Go client (checkResponseErr): 3xx is no error, e.g. 304 for stopping a stopped container.
+            if (statusCode < 200 || statusCode >= 400) {
               let message = body.toString("utf8").trim();
               try {
                 message = (JSON.parse(message) as { message?: string }).message ?? message;
