@@ -110,7 +110,7 @@ export class ReplayStack {
           const key = `${args.type}::${args.name}`;
           if (args.custom === false) return { id: undefined, state: {} };
           try {
-            return await this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), urnToKey, forceReplace.has(args.name));
+            return await this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), (urns) => this.customKeys(urns, urnToKey, metas), forceReplace.has(args.name));
           } catch (e) {
             stepErrors.push(e as Error);
             throw e;
@@ -167,14 +167,14 @@ export class ReplayStack {
     name: string,
     inputs: Record<string, PlainValue>,
     meta: RequestMeta | undefined,
-    urnToKey: Map<string, string>,
+    customKeysOf: (urns: string[]) => string[],
     forceReplace: boolean,
   ): Promise<{ id: string; state: Record<string, unknown> }> {
     if (meta === undefined) throw new Error(`${key}: registered without passing the monitor`);
     const record: RecordedResource = { urn: key, type, name, custom: true, inputs, dependsOn: [] };
     const problems = validateRecordedResources([record]);
     if (problems.length > 0) throw new Error(`the replay cannot realise ${key}:\n  ${problems.join("\n  ")}`);
-    const dependsOn = this.customKeys(meta.dependencies, urnToKey);
+    const dependsOn = customKeysOf(meta.dependencies);
     const old = this.state.get(key);
     const skipped = this.options.skip?.(type, name) === true;
 
@@ -215,12 +215,16 @@ export class ReplayStack {
     return "update";
   }
 
-  private customKeys(urns: string[], urnToKey: Map<string, string>): string[] {
-    return [...new Set(urns.map((u) => urnToKey.get(u)).filter((k): k is string => k !== undefined && this.isCustomKey(k)))];
-  }
-
-  private isCustomKey(key: string): boolean {
-    return key.startsWith("docker:");
+  /** Keys of the custom resources behind `urns`: a component stands for its custom descendants, as in the engine. */
+  private customKeys(urns: string[], urnToKey: Map<string, string>, metas: Map<string, RequestMeta>): string[] {
+    const keyToUrn = new Map([...urnToKey].map(([urn, key]) => [key, urn]));
+    const expand = (urn: string): string[] => {
+      const key = urnToKey.get(urn);
+      if (key === undefined) return [];
+      if (metas.get(key)?.custom) return [key];
+      return [...metas].filter(([, m]) => m.parent === urn).flatMap(([k]) => expand(keyToUrn.get(k) ?? ""));
+    };
+    return [...new Set(urns.flatMap(expand))];
   }
 
   private async create(type: string, r: RecordedResource): Promise<{ id: string; outputs: Record<string, unknown> }> {
