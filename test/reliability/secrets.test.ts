@@ -131,7 +131,7 @@ describe("reliability: secrets", function () {
       for (const topology of ["standalone", "cluster"] as const) {
         const client = await readyAsyncClient(reliabilityConfig(stack().outputs, topology, "async"));
         try {
-          expect(await asyncKeyValue(client).write("sec:x", 1, 0)).to.equal(-1);
+          expect(await asyncKeyValue(client).write("sec:x", 1, "set", 0)).to.equal(-1);
           expectAbsent(
             {
               [`util.inspect(${topology} client)`]: inspect(client),
