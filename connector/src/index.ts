@@ -3,6 +3,9 @@ export type { Endpoint, StackOutputs, StandaloneOutputs, ClusterOutputs } from "
 export type { ConnectorConfig, Topology, ClientForm, ScaleReads } from "./config/types";
 
 export { ConfigError } from "./config/errors";
+export { CommandTimeoutError } from "./errors";
+/** ioredis's error classes, for `instanceof` checks without importing ioredis directly. */
+export { ReplyError } from "ioredis";
 export { loadConfig, type LoadConfigOptions, type LoadedConfig } from "./config/load";
 export { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./config/fromOutputs";
 export { describeConfig, redactedConfig } from "./config/redact";
@@ -18,7 +21,6 @@ export { assertUsernameSupported, serverHasAcl } from "./client/aclProbe";
 export { connect, createReadyClient } from "./connect";
 export {
   createSyncClient,
-  CommandTimeoutError,
   SyncConnectError,
   SyncClientClosedError,
   type SyncRedisClient,
