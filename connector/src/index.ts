@@ -17,7 +17,7 @@ export { envEntries, formatEnv, shellQuote, type EnvFormat, type EnvEntries } fr
 export { createAsyncClient, lastConnectionError, type AsyncClient } from "./client/asyncClient";
 export { createClient, type ClientFor, type ConnectorClient } from "./client/factory";
 export { waitUntilReady, NotReadyError, explainConnectionError } from "./client/ready";
-export { assertUsernameSupported, serverHasAcl } from "./client/aclProbe";
+export { assertUsernameSupported, helloReplyShowsAcl, serverHasAcl } from "./client/aclProbe";
 export { connect, createReadyClient } from "./connect";
 export {
   createSyncClient,

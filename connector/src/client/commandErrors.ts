@@ -26,12 +26,13 @@ const TRANSLATED = Symbol("connector.commandErrorsTranslated");
 export const STANDALONE_MOVED_HINT =
   "(this server is a Redis Cluster node: set REDIS_TOPOLOGY=cluster and list the nodes in REDIS_CLUSTER_NODES)";
 
-function translate(error: Error, command: CommandLike, commandTimeoutMs: number, standalone: boolean): Error {
+/** The error the caller of command `commandName` gets instead of `error` (may be `error` itself, reworded). */
+export function translateCommandError(error: Error, commandName: string, commandTimeoutMs: number, standalone: boolean): Error {
   if (error.message === IOREDIS_TIMEOUT_MESSAGE && Object.getPrototypeOf(error) === Error.prototype) {
-    const timeout = new CommandTimeoutError(commandTimeoutMessage(command.name, commandTimeoutMs));
-    return Object.assign(timeout, { command: { name: command.name } });
+    const timeout = new CommandTimeoutError(commandTimeoutMessage(commandName, commandTimeoutMs));
+    return Object.assign(timeout, { command: { name: commandName } });
   }
-  if (command.name.toLowerCase() === "auth" && error.message.includes(AUTH_WITH_USERNAME_ON_REDIS5)) {
+  if (commandName.toLowerCase() === "auth" && error.message.includes(AUTH_WITH_USERNAME_ON_REDIS5)) {
     error.message = USERNAME_WITHOUT_ACL;
     return error;
   }
@@ -55,7 +56,7 @@ function hookConnection(redis: Redis, commandTimeoutMs: number, standalone: bool
       if (tagged[TRANSLATED] !== true) {
         tagged[TRANSLATED] = true;
         const reject = command.reject;
-        command.reject = (error: Error) => reject(translate(error, command, commandTimeoutMs, standalone));
+        command.reject = (error: Error) => reject(translateCommandError(error, command.name, commandTimeoutMs, standalone));
       }
       return (send as (...args: unknown[]) => unknown).call(this, command, ...rest);
     },
