@@ -151,13 +151,17 @@ describe("consumer: the packed connector in a strict TypeScript app outside the 
           esModuleInterop: true,
           rootDir: "src",
           outDir: "dist",
-          // Node's own types only, from the repo (the app installs nothing but the tarball).
-          typeRoots: [path.join(REPO, "node_modules/@types")],
+          // Node's own types only: a type root holding nothing but the repo's @types/node (TypeScript
+          // also looks up untyped modules' declarations in typeRoots, so the repo's whole @types
+          // folder would hide a missing @types/convict).
+          typeRoots: [path.join(work, "types")],
           types: ["node"],
         },
         include: ["src"],
       }, null, 2),
     );
+    fs.mkdirSync(path.join(work, "types"));
+    fs.symlinkSync(path.join(REPO, "node_modules/@types/node"), path.join(work, "types/node"));
     expect(fs.existsSync(path.join(app, "node_modules/@types")), "no @types in the app").to.equal(false);
     const compiled = await run(process.execPath, [TSC, "-p", "tsconfig.json"], { cwd: app, timeoutMs: 120_000 });
     expect(compiled.code, describeRun(compiled)).to.equal(0);
