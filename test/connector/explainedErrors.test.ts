@@ -303,6 +303,18 @@ describe("connector: errors that explain themselves", function () {
 
   describe("standalone topology pointed at a cluster node", () => {
     const stack = useLocalStack();
+    it("with REDIS_DB=1: the refused SELECT names REDIS_TOPOLOGY, not the databases setting", async () => {
+      const seed = stack().outputs.cluster.seeds[0];
+      const { error, elapsedMs } = await timedFailure(() =>
+        createReadyClient({
+          ...loadConfig({ env: {}, outputs: stack().outputs, overrides: { topology: "standalone", standalone: { host: seed.host, port: seed.port, db: 1 } } }),
+          form: "async" as const,
+        }),
+      );
+      expect(error.message).to.include("REDIS_TOPOLOGY=cluster").and.not.to.include("`databases`");
+      expect(elapsedMs).to.be.below(FAST_MS);
+    });
+
     for (const form of ["async", "sync"] as const) {
       it(`${form}: MOVED carries a hint about REDIS_TOPOLOGY`, async () => {
         const seed = stack().outputs.cluster.seeds[0];

@@ -1,7 +1,8 @@
 /**
  * Builds the async (ioredis) client that a ConnectorConfig asks for. Plain data in, the
- * ioredis instance itself out (no wrapper: nothing is added per command). The sync
- * facade's worker calls this same function, so both forms behave alike.
+ * ioredis instance itself out (no wrapper; per command only its error path is hooked, see
+ * commandErrors.ts). The sync facade's worker calls this same function, so both forms
+ * behave alike.
  */
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
 import { formatEndpoint } from "../config/formats";

@@ -42,6 +42,10 @@ function messageError(error: Error): Error {
 export function explainConnectionError(error: Error): string {
   const message = messageWithNodeError(error);
   if (isSelectRefusal(error)) {
+    if (/cluster mode/i.test(message)) {
+      return `${message}: this server is a Redis Cluster node, which has only database 0; ` +
+        "set REDIS_TOPOLOGY=cluster (and leave REDIS_DB at 0)";
+    }
     return `${message}: the server refused the database index (env REDIS_DB, setting standalone.db); ` +
       "it must be below the server's `databases` setting (16 by default)";
   }
