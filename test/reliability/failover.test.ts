@@ -25,7 +25,7 @@ import Redis, { Cluster } from "ioredis";
 import { startLocalStack, type LocalStack } from "../../infra/local/runner";
 import { clusterNodes, keysOnEveryMaster, sleep, waitFor, withNode, type ClusterNodeInfo } from "./support/clusterProbe";
 import { asyncKeyValue } from "./support/keyValue";
-import { ANNOUNCED_HOST, announceAllUnreachable, announceUnreachable } from "./support/natEmulation";
+import { NatEmulation } from "./support/natEmulation";
 import { COMMAND_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "./support/stackClients";
 import { SyncLoadProcess } from "./support/syncLoad";
 import { AsyncWorkload, confirmedValues, summarize, type CallRecord, type WorkloadKey, type WorkloadShape } from "./support/workload";
@@ -68,8 +68,9 @@ function confirmedOnEveryShard(records: CallRecord[], shards: string[]): boolean
 
 /**
  * `direct`: the local runner's cluster as is (nodes announce 127.0.0.1:<port>).
- * `natMap`: nodes announce 127.0.0.2:<port>, where nothing listens, as Docker nodes announce
- * container IPs; the client reaches them only through the natMap (see natEmulation.ts).
+ * `natMap`: as from a Docker host: the seeds are TCP forwarders (published ports), and the
+ * natMap maps each node's announced address to its forwarder; every client connection a node
+ * lists must come through a forwarder (see natEmulation.ts).
  */
 for (const variant of ["direct", "natMap"] as const) describe(`reliability: cluster failover under load (SIGKILL a master), ${variant}`, function () {
   this.timeout(60_000);
@@ -80,6 +81,7 @@ for (const variant of ["direct", "natMap"] as const) describe(`reliability: clus
   const asyncClients: Array<Redis | Cluster> = [];
   const asyncLoads: AsyncWorkload[] = [];
   const syncLoads: SyncLoadProcess[] = [];
+  let nat: NatEmulation | undefined;
 
   before(async function () {
     stack = await startLocalStack({ password: PASSWORD, nodeTimeoutMs: NODE_TIMEOUT_MS });
@@ -89,13 +91,15 @@ for (const variant of ["direct", "natMap"] as const) describe(`reliability: clus
     await Promise.all(asyncLoads.map((l) => l.stop(2000)));
     for (const client of asyncClients) client.disconnect();
     await Promise.all(syncLoads.map((l) => l.dispose()));
+    await nat?.stop();
     await stack?.stop();
   });
 
   it("promotes the replica, both forms recover in bounded time, nothing confirmed is lost, the old master rejoins", async function () {
     const live = stack as LocalStack;
     const seed = live.outputs.cluster.seeds[0];
-    const outputs = variant === "natMap" ? await withUnreachableAnnouncements(live) : live.outputs;
+    if (variant === "natMap") nat = await NatEmulation.start(live.outputs.cluster.seeds.map((s) => s.port));
+    const outputs = nat !== undefined ? nat.outputs(live.outputs) : live.outputs;
 
     // Precondition: the seed's view has settled on 3 masters with slots, each with its replica.
     const initialView = await waitFor("3 masters with slots and 3 replicas in CLUSTER NODES", 10_000, async () => {
@@ -191,7 +195,6 @@ for (const variant of ["direct", "natMap"] as const) describe(`reliability: clus
     // --- restart the killed node: it must come back as a replica of the promoted one ---
     await live.restartNode(victimNode!.name);
     const restartedAt = Date.now();
-    if (variant === "natMap") await announceUnreachable(victim.port, PASSWORD);
     const rejoinedAt = await waitFor("old master rejoined as a replica with a live link", REJOIN_BOUND_MS, async () => {
       const view = await clusterNodes({ host: seed.host, port: victim.port }, PASSWORD);
       const self = view.find((n) => n.id === victim.id);
@@ -201,6 +204,17 @@ for (const variant of ["direct", "natMap"] as const) describe(`reliability: clus
     });
     // Both forms keep working afterwards: a window of load with the node back.
     await sleep(1500);
+    if (nat !== undefined) {
+      // Both forms' connections are live now: each must come through a forwarder (the natMap), on every node.
+      // Polled: a probe connection of this test may take a moment to close.
+      const emulation = nat;
+      await waitFor("every client connection through a forwarder", 3000, async () =>
+        (await emulation.directClientConnections(PASSWORD)).length === 0 ? true : undefined,
+      ).catch(async (error: Error) => {
+        throw new Error(`${error.message}: ${(await emulation.directClientConnections(PASSWORD)).join("; ")}`);
+      });
+      expect(await nat.forwardersUsed(), "forwarders that carried connections").to.be.at.least(3);
+    }
 
     await Promise.all(asyncLoads.map((l) => l.stop(COMMAND_TIMEOUT_MS + CALL_MARGIN_MS + 1000)));
     const asyncPending = asyncLoads.reduce((sum, l) => sum + l.pending, 0);
@@ -294,16 +308,3 @@ for (const variant of ["direct", "natMap"] as const) describe(`reliability: clus
     expect(inspect(report).includes(PASSWORD)).to.equal(false);
   });
 });
-
-/** The outputs document as the Docker stack would give it: seeds on host ports, plus the natMap. */
-async function withUnreachableAnnouncements(live: LocalStack): Promise<LocalStack["outputs"]> {
-  const ports = live.outputs.cluster.seeds.map((s) => s.port);
-  const natMap = await announceAllUnreachable(ports, PASSWORD);
-  // Without the natMap the announced addresses lead nowhere: nothing listens on them.
-  const unreachable = await withNode({ host: ANNOUNCED_HOST, port: ports[0] }, PASSWORD, (r) => r.ping()).then(
-    () => false,
-    () => true,
-  );
-  expect(unreachable, `${ANNOUNCED_HOST}:${ports[0]} must not answer`).to.equal(true);
-  return { ...live.outputs, cluster: { ...live.outputs.cluster, natMap } };
-}
