@@ -6,7 +6,6 @@
  */
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import Redis from "ioredis";
 import {
@@ -25,6 +24,7 @@ import { useLocalStack } from "../support/localStack";
 import { ForwarderGroup } from "./support/forwarder";
 import { OwnRedisServer } from "./support/ownRedis";
 import { SLACK_MS } from "./support/bounds";
+import { silentPeer } from "./support/silentPeer";
 
 const CLI = path.resolve(__dirname, "../../connector/dist/cli.js");
 const PASSWORD = "explained-Pw 1";
@@ -62,23 +62,6 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   });
 }
 
-/** A TCP server that accepts connections and never answers: something that is not Redis. */
-async function silentPeer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 describe("connector: errors that explain themselves", function () {
   this.timeout(60_000);
