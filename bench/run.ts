@@ -127,7 +127,7 @@ function buildRows(results: Results): void {
   r.ratio(ceiling, "50-way SET vs -c 50 SET", ["ceiling.connector.conc50Set", "connector"], ["ceiling.c50.set", "redis-bench -c 50"]);
 
   const runner = "local runner (standalone + 6-node cluster)";
-  r.value(runner, "start -> every node cluster_state:ok", "runner.readyMs", "ms", TARGETS.clusterReadyMs);
+  r.value(runner, "start -> ready (every node agrees on the topology)", "runner.readyMs", "ms", TARGETS.clusterReadyMs);
   r.value(runner, "teardown (all processes gone, dir removed)", "runner.teardownMs", "ms", TARGETS.teardownMs);
   const cost = "one sync client (fresh process)";
   for (const topology of ["standalone", "cluster"] as const) {

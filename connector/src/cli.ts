@@ -3,6 +3,7 @@
  * `redis-connector`: turns a stack outputs document into REDIS_* env lines for apps, and
  * checks a config against the server. Errors: one line on stderr, exit 1 (bad input) or 2 (usage).
  */
+import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config/errors";
 import { loadConfig } from "./config/load";
@@ -13,7 +14,7 @@ import { ENV_FORMATS, envEntries, formatEnv, type EnvFormat } from "./envFormat"
 import { loadStackOutputs } from "./outputsLoader";
 import { createAsyncClient } from "./client/asyncClient";
 import { assertUsernameSupported } from "./client/aclProbe";
-import { explainConnectionError, waitUntilReady } from "./client/ready";
+import { explainConnectionError, NotReadyError, waitUntilReady } from "./client/ready";
 
 class UsageError extends Error {}
 
@@ -55,11 +56,15 @@ Options:
   --topology T         Also print REDIS_TOPOLOGY=T (standalone | cluster).
   --form F             Also print REDIS_FORM=F (async | sync).
   --network N          host (default: published ports + natMap) | internal (container addresses).
-  --include-secrets    Print REDIS_PASSWORD too (to stdout only). Without it the password line is
-                       left out and a note goes to stderr.
+  --include-secrets    Print REDIS_PASSWORD too. Without it the password line is left out and a
+                       note goes to stderr.
+  --out FILE           Write the lines to FILE instead of stdout, created (or reset) readable by
+                       its owner only (mode 0600): the place for --include-secrets.
   -h, --help           This help.
 
-Example: eval "$(redis-connector env --file .local-stack/outputs.json --format shell --include-secrets)"
+Examples:
+  redis-connector env --file .local-stack/outputs.json --include-secrets --out .env
+  eval "$(redis-connector env --file .local-stack/outputs.json --format shell --include-secrets)"
 
 ${settingsHelp()}
 `;
@@ -90,6 +95,7 @@ function runEnv(argv: string[]): number {
       form: { type: "string" },
       network: { type: "string", default: "host" },
       "include-secrets": { type: "boolean", default: false },
+      out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -113,15 +119,37 @@ function runEnv(argv: string[]): number {
   const config = loadConfig({ outputs, outputsNetwork: network, env: {}, overrides });
   const paths = ENV_PATHS.filter((p) => (p === "topology" ? topology !== undefined : p === "form" ? form !== undefined : true));
   const includeSecrets = values["include-secrets"] === true;
+  let text: string;
   try {
-    process.stdout.write(formatEnv(envEntries(config, paths, includeSecrets), format));
+    text = formatEnv(envEntries(config, paths, includeSecrets), format);
   } catch (error) {
     throw new ConfigError("password", "REDIS_PASSWORD", "stack outputs", (error as Error).message);
   }
+  if (values.out === undefined) process.stdout.write(text);
+  else writePrivateFile(values.out, text);
   if (!includeSecrets && config.password !== "") {
     process.stderr.write("redis-connector: note: REDIS_PASSWORD left out (the servers need it); add --include-secrets to print it\n");
   }
   return 0;
+}
+
+/**
+ * Writes `text` to `path` readable by its owner only: created 0600 whatever the umask, and
+ * an existing file is reset to 0600 before anything is written into it.
+ */
+function writePrivateFile(path: string, text: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, "w", 0o600);
+  } catch (error) {
+    throw new Error(`--out ${path}: cannot write the file (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function runCheck(argv: string[]): Promise<number> {
@@ -171,7 +199,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function failureLine(error: unknown): string {
-  if (error instanceof ConfigError || error instanceof UsageError) return error.message;
+  // NotReadyError's message already carries the explanation (and its hint) once.
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof NotReadyError) return error.message;
   if (error instanceof Error && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS") === true) {
     return error.message;
   }

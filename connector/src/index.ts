@@ -3,6 +3,9 @@ export type { Endpoint, StackOutputs, StandaloneOutputs, ClusterOutputs } from "
 export type { ConnectorConfig, Topology, ClientForm, ScaleReads } from "./config/types";
 
 export { ConfigError } from "./config/errors";
+export { CommandTimeoutError } from "./errors";
+/** ioredis's error classes, for `instanceof` checks without importing ioredis directly. */
+export { ReplyError } from "ioredis";
 export { loadConfig, type LoadConfigOptions, type LoadedConfig } from "./config/load";
 export { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./config/fromOutputs";
 export { describeConfig, redactedConfig } from "./config/redact";
@@ -14,11 +17,10 @@ export { envEntries, formatEnv, shellQuote, type EnvFormat, type EnvEntries } fr
 export { createAsyncClient, lastConnectionError, type AsyncClient } from "./client/asyncClient";
 export { createClient, type ClientFor, type ConnectorClient } from "./client/factory";
 export { waitUntilReady, NotReadyError, explainConnectionError } from "./client/ready";
-export { assertUsernameSupported, serverHasAcl } from "./client/aclProbe";
+export { assertUsernameSupported, helloReplyShowsAcl, serverHasAcl } from "./client/aclProbe";
 export { connect, createReadyClient } from "./connect";
 export {
   createSyncClient,
-  CommandTimeoutError,
   SyncConnectError,
   SyncClientClosedError,
   type SyncRedisClient,

@@ -13,9 +13,9 @@ export type OutputsSource = { file: string } | { stack?: string; pulumiTimeoutMs
 /** Default bound on `pulumi stack output`. */
 export const PULUMI_TIMEOUT_MS = 60_000;
 
-/** Reads and validates an outputs document from a JSON file. */
-export function loadStackOutputsFile(path: string): StackOutputs {
-  return parseStackOutputs(readJsonFile(path, DOCUMENT, "stack outputs"), `stack outputs ${path}`);
+/** Reads and validates an outputs document from a JSON file (`envVar`: the env var that named it, for errors). */
+export function loadStackOutputsFile(path: string, envVar?: string): StackOutputs {
+  return parseStackOutputs(readJsonFile(path, DOCUMENT, "stack outputs", envVar), `stack outputs ${path}`);
 }
 
 /**

@@ -115,6 +115,23 @@ describe("redis-connector CLI", function () {
     expect(stderr).not.to.include(AWKWARD_PASSWORD);
   });
 
+  it("--out FILE writes the lines to a file only its owner can read (0600), whatever the umask", async () => {
+    const fresh = path.join(dir, "fresh.env");
+    const existing = write("existing.env", "old content\n");
+    fs.chmodSync(existing, 0o644);
+    for (const target of [fresh, existing]) {
+      // umask 000: a plain `> file` would give 0666.
+      const script = `umask 000 && exec "${process.execPath}" "${CLI}" env --file "${outputsFile}" --format shell --include-secrets --out "${target}"`;
+      const stdout = await runShell(script, { PATH: process.env.PATH });
+      expect(stdout, "nothing on stdout").to.equal("");
+      expect(fs.statSync(target).mode & 0o777, `${path.basename(target)} mode`).to.equal(0o600);
+      const values = await runShell(`. "${target}" && printf %s "$REDIS_PASSWORD"`, { PATH: process.env.PATH });
+      expect(values === AWKWARD_PASSWORD, "the file holds the password, intact").to.equal(true);
+    }
+    const help = await runCli(["env", "--help"]);
+    expect(help.stdout).to.include("--out FILE").and.to.include("0600");
+  });
+
   it("without --include-secrets the password is left out, with a note on stderr", async () => {
     const { code, stdout, stderr } = await runCli(["env", "--file", outputsFile, "--format", "shell"]);
     expect(code).to.equal(0);

@@ -40,6 +40,12 @@ function writeFile(name: string, text: string): string {
   return file;
 }
 
+function writeBytes(name: string, bytes: Buffer): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "connector-config-"));
 });
@@ -262,8 +268,28 @@ const BAD_CASES: BadCase[] = [
   { name: "missing config file", options: () => ({ env: {}, file: path.join(os.tmpdir(), "no-such-connector-config.json") }), setting: "(document)", source: /^config file .*no-such/, message: /cannot read the file \(ENOENT\)/ },
   { name: "bad value in an override", options: () => ({ env: {}, overrides: { standalone: { port: -5 } } }), setting: "standalone.port", envVar: "REDIS_PORT", source: "override", message: /between 1 and 65535/ },
   { name: "unknown override key", options: () => ({ env: {}, overrides: { clsuter: {} } as never }), setting: "clsuter", source: "override", message: /unknown setting/ },
+  { name: "REDIS_CONFIG_FILE pointing nowhere", options: () => ({ env: { REDIS_CONFIG_FILE: path.join(os.tmpdir(), "no-such-connector-config.json") } }), setting: "(document)", envVar: "REDIS_CONFIG_FILE", source: /^config file .*no-such-connector-config\.json \(from env REDIS_CONFIG_FILE\)$/, message: /cannot read the file \(ENOENT\); set REDIS_CONFIG_FILE to an existing file/ },
+  { name: "REDIS_OUTPUTS_FILE pointing nowhere", options: () => ({ env: { REDIS_OUTPUTS_FILE: path.join(os.tmpdir(), "no-such-outputs.json") } }), setting: "(document)", envVar: "REDIS_OUTPUTS_FILE", source: /^stack outputs .*no-such-outputs\.json \(from env REDIS_OUTPUTS_FILE\)$/, message: /cannot read the file \(ENOENT\); set REDIS_OUTPUTS_FILE/ },
+  { name: "outputs file in UTF-16 (PowerShell redirection)", options: () => ({ env: {}, outputs: writeBytes("utf16.json", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify(outputsDocument()), "utf16le")])) }), setting: "(document)", source: /^stack outputs .*utf16\.json$/, message: /UTF-16 encoded .* save it as UTF-8/ },
+  { name: "config file in UTF-16 without a byte-order mark", options: () => ({ env: {}, file: writeBytes("utf16-nobom.json", Buffer.from('{"standalone":{"port":7000}}', "utf16le")) }), setting: "(document)", source: /^config file .*utf16-nobom\.json$/, message: /UTF-16 encoded/ },
+  { name: "IPv6 seed without brackets", options: () => ({ env: { REDIS_CLUSTER_NODES: "::1:7000" } }), setting: "cluster.nodes", envVar: "REDIS_CLUSTER_NODES", source: "env REDIS_CLUSTER_NODES", message: /write an IPv6 address in brackets: \[::1\]:7000/ },
+  { name: "IPv6 natMap target without brackets", options: () => ({ env: { REDIS_CLUSTER_NAT_MAP: "10.0.0.1:6379=fe80::1:7001" } }), setting: "cluster.natMap", envVar: "REDIS_CLUSTER_NAT_MAP", source: "env REDIS_CLUSTER_NAT_MAP", message: /\[fe80::1\]:7001/ },
   { name: "bad outputs file (REDIS_OUTPUTS_FILE)", options: () => ({ env: { REDIS_OUTPUTS_FILE: writeFile("bad-outputs.json", '{"schemaVersion":2}') } }), setting: "schemaVersion", source: /^stack outputs .*bad-outputs\.json$/, message: /must be 1/ },
 ];
+
+describe("loadConfig: files with a UTF-8 byte-order mark (Windows editors, PowerShell Out-File -Encoding utf8)", () => {
+  const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+  it("reads an outputs document that starts with one (was: \"syntax error\")", () => {
+    const file = writeBytes("bom-outputs.json", Buffer.concat([BOM, Buffer.from(JSON.stringify(outputsDocument()))]));
+    const config = loadConfig({ env: {}, outputs: file });
+    expect(config.standalone.port).to.equal(outputsDocument().standalone.port);
+    expect(config.password === "from-outputs").to.equal(true);
+  });
+  it("reads a config file that starts with one", () => {
+    const file = writeBytes("bom-config.json", Buffer.concat([BOM, Buffer.from('{"standalone":{"port":7123}}')]));
+    expect(loadConfig({ env: { REDIS_CONFIG_FILE: file } }).standalone.port).to.equal(7123);
+  });
+});
 
 describe("loadConfig: bad input table", () => {
   for (const bad of BAD_CASES) {

@@ -4,7 +4,6 @@
  * server that stops mid-call (SIGSTOP).
  */
 import { expect } from "chai";
-import net from "node:net";
 import Redis, { Cluster } from "ioredis";
 import {
   createClient,
@@ -19,6 +18,7 @@ import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";
 import { SHORT_BOUNDS, SLACK_MS, TIMEOUT_MS } from "./support/bounds";
 import { asBehaviourClient, closeClient, modeConfig, modeName, MODES, type Mode } from "./support/modes";
+import { silentPeer } from "./support/silentPeer";
 
 
 interface Timed {
@@ -40,23 +40,6 @@ async function failingGet(build: () => ConnectorClient): Promise<Timed> {
   throw new Error("GET should have failed");
 }
 
-/** A TCP server that accepts connections and never answers: a hung host. */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 describe("connector: bad connections fail clearly and in bounded time", function () {
   this.timeout(60_000);
@@ -100,7 +83,7 @@ describe("connector: bad connections fail clearly and in bounded time", function
       });
 
       it("unresponsive host (accepts, never answers): a timeout, within the bound", async () => {
-        const silent = await silentServer();
+        const silent = await silentPeer();
         try {
           const where: DeepPartial<ConnectorConfig> =
             mode.topology === "standalone"

@@ -11,10 +11,12 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { inspect } from "node:util";
+import { format, inspect } from "node:util";
+import { Cluster } from "ioredis";
 import {
   ConfigError,
   createClient,
+  createReadyClient,
   describeConfig,
   loadConfig,
   waitUntilReady,
@@ -40,6 +42,18 @@ function argvLinesHolding(secret: string): string[] {
   const ps = spawnSync("ps", ["-eo", "pid,args"], { encoding: "utf8", timeout: 10_000, maxBuffer: 16 * 1024 * 1024 });
   expect(ps.status, "ps ran").to.equal(0);
   return ps.stdout.split("\n").filter((line) => line.includes(secret));
+}
+
+/** Every way an app or a JSON logger renders a value: inspect at full depth (and %o), JSON, String. */
+function renderings(what: string, value: unknown): Record<string, string> {
+  return {
+    [`util.inspect(${what}, depth Infinity)`]: inspect(value, { depth: Infinity }),
+    [`util.inspect(${what}, showHidden)`]: inspect(value, { depth: Infinity, showHidden: true }),
+    [`%o of ${what}`]: format("%o", value),
+    [`JSON.stringify(${what})`]: JSON.stringify(value) ?? "",
+    [`String(${what})`]: String(value),
+    [`stack of ${what}`]: value instanceof Error ? String(value.stack) : "",
+  };
 }
 
 function expectAbsent(texts: Record<string, string>, secret: string): void {
@@ -121,25 +135,25 @@ describe("reliability: secrets", function () {
             "template string": `${config as unknown as string}`,
             "JSON.stringify(config)": JSON.stringify(config),
             describeConfig: describeConfig(config),
+            ...renderings("config", config),
           },
           PASSWORD,
         );
       }
     });
 
-    it("keeps it out of printed async clients (Redis and Cluster)", async function () {
+    it("keeps it out of printed async clients and every cluster node: inspect at any depth, %o, JSON, String", async function () {
       for (const topology of ["standalone", "cluster"] as const) {
         const client = await readyAsyncClient(reliabilityConfig(stack().outputs, topology, "async"));
         try {
-          expect(await asyncKeyValue(client).write("sec:x", 1, 0)).to.equal(-1);
-          expectAbsent(
-            {
-              [`util.inspect(${topology} client)`]: inspect(client),
-              [`util.inspect(${topology} client, depth 6)`]: inspect(client, { depth: 6 }),
-              [`String(${topology} client)`]: String(client),
-            },
-            PASSWORD,
-          );
+          expect(await asyncKeyValue(client).write("sec:x", 1, "set", 0)).to.equal(-1);
+          const objects: Array<[string, unknown]> = [[`${topology} client`, client]];
+          if (client instanceof Cluster) {
+            const nodes = client.nodes("all");
+            expect(nodes.length, "cluster nodes known").to.be.at.least(3);
+            nodes.forEach((node, i) => objects.push([`cluster.nodes()[${i}]`, node]));
+          }
+          for (const [what, object] of objects) expectAbsent(renderings(what, object), PASSWORD);
         } finally {
           client.disconnect();
         }
@@ -155,48 +169,64 @@ describe("reliability: secrets", function () {
       }
     });
 
-    it("keeps the tried and the real password out of connection errors (async, sync, CLI)", async function () {
-      const live = stack();
-      for (const topology of ["standalone", "cluster"] as const) {
-        const wrong = loadConfig({
-          outputs: live.outputs,
-          env: {},
-          overrides: { topology, form: "async", password: WRONG_PASSWORD, connectTimeoutMs: 1500, commandTimeoutMs: 1500 },
-        });
-        const client = createClient({ ...wrong, form: "async" as const });
-        client.on("error", () => undefined);
-        const error = await waitUntilReady(client, 2000).then(
-          () => new Error("connected with a wrong password"),
-          (e: Error) => e,
-        );
-        client.disconnect();
-        expect(error.message, `${topology} async error`).to.match(/WRONGPASS|invalid|password/i);
-        expectAbsent({ [`${topology} async error`]: `${error.message}\n${error.stack ?? ""}` }, WRONG_PASSWORD);
-        expectAbsent({ [`${topology} async error`]: `${error.message}\n${error.stack ?? ""}` }, PASSWORD);
+    // Wrong password: the tried one is the secret. Right password with a wrong username: the
+    // real one (ioredis keeps the AUTH arguments in error.command.args; a cluster error nests
+    // the node's error in lastNodeError).
+    const badCredentials = [
+      { what: "wrong password", overrides: { password: WRONG_PASSWORD } },
+      { what: "wrong username, right password", overrides: { username: "no-such-user" } },
+    ];
+    for (const bad of badCredentials) {
+      it(`keeps the tried and the real password out of connection errors, ${bad.what} (async, sync, CLI), at any depth`, async function () {
+        const live = stack();
+        for (const topology of ["standalone", "cluster"] as const) {
+          const config = loadConfig({
+            outputs: live.outputs,
+            env: {},
+            overrides: { topology, form: "async", connectTimeoutMs: 1500, commandTimeoutMs: 1500, ...bad.overrides },
+          });
+          // Through createReadyClient (NotReadyError and its lastError), and as the error events and a command see it.
+          const seen: Array<[string, unknown]> = [];
+          const ready = await createReadyClient(config).then(() => new Error("connected with bad credentials"), (e: Error) => e);
+          seen.push([`${topology} createReadyClient error`, ready]);
+          const client = createClient({ ...config, form: "async" as const });
+          client.on("error", (e: Error) => seen.push([`${topology} error event`, e]));
+          client.on("node error", (e: Error) => seen.push([`${topology} node error event`, e]));
+          const waited = await waitUntilReady(client, 2000).then(() => new Error("connected with bad credentials"), (e: Error) => e);
+          seen.push([`${topology} waitUntilReady error`, waited]);
+          seen.push([`${topology} command error`, await client.get("sec:x").then(() => undefined, (e: unknown) => e)]);
+          client.disconnect();
+          expect(ready.message, `${topology} async error`).to.match(/WRONGPASS|invalid|password/i);
+          expect(seen.some(([what]) => what.includes("event")), "error events seen").to.equal(true);
 
-        // The sync client connects when it is created: the error comes from there (or the first call).
-        let syncError: unknown;
-        try {
-          const syncClient = createClient({ ...wrong, form: "sync" as const });
+          // The sync client connects when it is created: the error comes from there (or the first call).
+          let syncError: unknown;
           try {
-            syncClient.get("sec:x");
-          } finally {
-            syncClient.close();
+            const syncClient = createClient({ ...config, form: "sync" as const });
+            try {
+              syncClient.get("sec:x");
+            } finally {
+              syncClient.close();
+            }
+          } catch (e) {
+            syncError = e;
           }
-        } catch (e) {
-          syncError = e;
+          expect(syncError, `${topology} sync call with bad credentials throws`).to.be.instanceOf(Error);
+          seen.push([`${topology} sync error`, syncError]);
+          for (const [what, error] of seen) {
+            expectAbsent(renderings(what, error), WRONG_PASSWORD);
+            expectAbsent(renderings(what, error), PASSWORD);
+          }
         }
-        expect(syncError, `${topology} sync call with a wrong password throws`).to.be.instanceOf(Error);
-        const syncText = `${(syncError as Error).message}\n${(syncError as Error).stack ?? ""}`;
-        expectAbsent({ [`${topology} sync error`]: syncText }, WRONG_PASSWORD);
-        expectAbsent({ [`${topology} sync error`]: syncText }, PASSWORD);
-      }
-      const cli = runBounded(process.execPath, [CLI, "check"], {
-        env: { REDIS_PORT: String(live.outputs.standalone.port), REDIS_PASSWORD: WRONG_PASSWORD, REDIS_CONNECT_TIMEOUT_MS: "1500" },
+        const env: Record<string, string> = { REDIS_PORT: String(live.outputs.standalone.port), REDIS_PASSWORD: PASSWORD, REDIS_CONNECT_TIMEOUT_MS: "1500" };
+        if ("password" in bad.overrides) env.REDIS_PASSWORD = WRONG_PASSWORD;
+        else env.REDIS_USERNAME = "no-such-user";
+        const cli = runBounded(process.execPath, [CLI, "check"], { env });
+        expect(cli.status, cli.stderr).to.equal(1);
+        expectAbsent({ "CLI stdout": cli.stdout, "CLI stderr": cli.stderr }, WRONG_PASSWORD);
+        expectAbsent({ "CLI stdout": cli.stdout, "CLI stderr": cli.stderr }, PASSWORD);
       });
-      expect(cli.status, cli.stderr).to.equal(1);
-      expectAbsent({ "CLI stdout": cli.stdout, "CLI stderr": cli.stderr }, WRONG_PASSWORD);
-    });
+    }
 
     it("keeps it out of config errors even when the password is what is wrong", function () {
       const error = (() => {

@@ -11,6 +11,15 @@ import type { Endpoint } from "../stackOutputs";
 // `HELLO 2` without credentials: Redis 6+ answers (or says NOAUTH); Redis 5 does not know HELLO.
 const HELLO_2 = "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n";
 
+/**
+ * Reads the first line of a server's reply to `HELLO 2` (sent without credentials): Redis 6+
+ * answers with the HELLO map, or `-NOAUTH` when a password is required; Redis 5 does not know
+ * HELLO (`-ERR unknown command \`HELLO\`, with args beginning with: \`2\`, `).
+ */
+export function helloReplyShowsAcl(firstLine: string): boolean {
+  return !/^-ERR unknown command/i.test(firstLine);
+}
+
 /** Whether the server at `endpoint` has ACL users (Redis 6+). Bounded by `timeoutMs`. */
 export function serverHasAcl(endpoint: Endpoint, tls: boolean, timeoutMs: number): Promise<boolean> {
   return new Promise<boolean>((resolve, reject) => {
@@ -34,7 +43,7 @@ export function serverHasAcl(endpoint: Endpoint, tls: boolean, timeoutMs: number
       const lineEnd = reply.indexOf("\r\n");
       if (lineEnd < 0) return;
       const first = reply.slice(0, lineEnd);
-      finish(undefined, !/^-ERR unknown command/i.test(first));
+      finish(undefined, helloReplyShowsAcl(first));
     });
     socket.on("error", (error) => finish(new Error(`cannot reach ${endpoint.host}:${endpoint.port}: ${error.message}`)));
     socket.on("close", () => finish(new Error(`${endpoint.host}:${endpoint.port} closed the connection`)));

@@ -1,12 +1,17 @@
 /**
  * Builds the async (ioredis) client that a ConnectorConfig asks for. Plain data in, the
- * ioredis instance itself out (no wrapper: nothing is added per command). The sync
- * facade's worker calls this same function, so both forms behave alike.
+ * ioredis instance itself out (no wrapper; per command only its error path is hooked, see
+ * commandErrors.ts). The sync facade's worker calls this same function, so both forms
+ * behave alike.
  */
-import { inspect } from "node:util";
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
+import { formatEndpoint } from "../config/formats";
 import type { ConnectorConfig } from "../config/types";
+import type { Endpoint } from "../stackOutputs";
+import { translateCommandErrors } from "./commandErrors";
+import { isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
 import { learnSlotOwnersFromPipelines } from "./pipelineRedirects";
+import { hideClientSecrets, scrubError } from "./secrets";
 
 /** The async client for a topology: ioredis's own types. */
 export type AsyncClient = Redis | Cluster;
@@ -27,6 +32,8 @@ function nodeOptions(config: ConnectorConfig): RedisOptions {
     // Applies to queued commands too (ioredis arms it before the offline queue), so no command waits longer.
     commandTimeout: config.commandTimeoutMs,
     maxRetriesPerRequest: config.maxRetriesPerRequest,
+    // CLIENT SETINFO exists only since Redis 7.2: older servers (5.0.4 is the target) answer every connection with an error.
+    disableClientInfo: true,
   };
 }
 
@@ -35,11 +42,35 @@ export function createAsyncClient(config: ConnectorConfig & { topology: "cluster
 export function createAsyncClient(config: ConnectorConfig): AsyncClient;
 export function createAsyncClient(config: ConnectorConfig): AsyncClient {
   const client = config.topology === "standalone" ? createStandalone(config) : createCluster(config);
-  recordConnectionErrors(client);
-  return redactInspection(client);
+  targets.set(client, describeTarget(config));
+  recordConnectionErrors(client, config);
+  translateCommandErrors(client, config.commandTimeoutMs, config.topology === "standalone");
+  return hideClientSecrets(client);
 }
 
+/** What a connector-built client connects to, for messages and diagnosis. */
+export interface ClientTarget {
+  /** e.g. `redis at 127.0.0.1:6379`, `redis cluster (seed nodes 127.0.0.1:7000, ...)`. */
+  description: string;
+  endpoints: Endpoint[];
+  tls: boolean;
+}
+
+const targets = new WeakMap<AsyncClient, ClientTarget>();
 const lastErrors = new WeakMap<AsyncClient, Error>();
+
+function describeTarget(config: ConnectorConfig): ClientTarget {
+  if (config.topology === "standalone") {
+    return { description: `redis at ${formatEndpoint(config.standalone)}`, endpoints: [config.standalone], tls: config.tls };
+  }
+  const seeds = config.cluster.nodes;
+  return { description: `redis cluster (seed nodes ${seeds.map(formatEndpoint).join(", ")})`, endpoints: seeds, tls: config.tls };
+}
+
+/** The target of a connector-built client (undefined for other clients). */
+export function clientTarget(client: AsyncClient): ClientTarget | undefined {
+  return targets.get(client);
+}
 
 /**
  * The last connection error a connector-built client reported (`error` / `node error`
@@ -50,9 +81,22 @@ export function lastConnectionError(client: AsyncClient): Error | undefined {
   return lastErrors.get(client);
 }
 
-function recordConnectionErrors(client: AsyncClient): void {
+/**
+ * Registered first, so it runs before the app's listeners and before a rejected command
+ * reaches the app (ioredis rejects them with the same error object, in a later microtask):
+ * scrubs the password from the error; keeps an AUTH refusal as the last error (the NOAUTH
+ * that the next command then gets says less); ends a standalone client whose REDIS_DB the
+ * server refused, before `ready`, so no command runs in database 0 instead.
+ */
+function recordConnectionErrors(client: AsyncClient, config: ConnectorConfig): void {
+  const secrets = config.password === "" ? [] : [config.password];
   const record = (error: Error): void => {
-    lastErrors.set(client, error);
+    if (!(error instanceof Error)) return;
+    scrubError(error, secrets);
+    const previous = lastErrors.get(client);
+    const keepRefusal = previous !== undefined && isAuthFailure(previous) && !/NOAUTH/.test(previous.message) && /NOAUTH/.test(error.message);
+    if (!keepRefusal) lastErrors.set(client, error);
+    if (client instanceof Redis && isSelectRefusal(error)) client.disconnect();
   };
   client.on("error", record);
   client.on("node error", record);
@@ -75,6 +119,8 @@ function createCluster(config: ConnectorConfig): Cluster {
   // (`waitUntilReady` / `connect` report why). After that it never gives up: an outage of
   // every node (a host or Docker restart) must not kill a long-lived client.
   let everReady = false;
+  // A seed without cluster support stays so: no retry (set by the first such answer before ready).
+  let notACluster = false;
   const createdAt = Date.now();
   const giveUpAfterMs = Math.max(config.connectTimeoutMs, config.commandTimeoutMs);
   const options: ClusterOptions = {
@@ -99,7 +145,7 @@ function createCluster(config: ConnectorConfig): Cluster {
     slotsRefreshTimeout: Math.min(config.connectTimeoutMs, 2000),
     slotsRefreshInterval: 5000,
     clusterRetryStrategy: (attempt: number) => {
-      if (!everReady && Date.now() - createdAt >= giveUpAfterMs) return null;
+      if (!everReady && (notACluster || Date.now() - createdAt >= giveUpAfterMs)) return null;
       return reconnectDelayMs(attempt, config.reconnectMaxDelayMs);
     },
   };
@@ -119,14 +165,10 @@ function createCluster(config: ConnectorConfig): Cluster {
   cluster.on("close", () => {
     if (everReady) cluster.options.enableOfflineQueue = false;
   });
+  const checkSupport = (error: Error): void => {
+    if (!everReady && error instanceof Error && isClusterSupportDisabled(error)) notACluster = true;
+  };
+  cluster.on("node error", checkSupport);
+  cluster.on("error", checkSupport);
   return cluster;
-}
-
-/** Makes `util.inspect`/`console.log` of the client print a summary without its options (they hold the password). */
-function redactInspection<T extends AsyncClient>(client: T): T {
-  Object.defineProperty(client, inspect.custom, {
-    enumerable: false,
-    value: () => `${client instanceof Cluster ? "Cluster" : "Redis"} { status: ${JSON.stringify(client.status)} }`,
-  });
-  return client;
 }

@@ -28,7 +28,7 @@ export type ClientFor<C extends Pick<ConnectorConfig, "topology" | "form">> = C[
 
 /**
  * Builds the client for `config` (from `loadConfig`). The async forms return the ioredis
- * instance itself: nothing is added per command. Connecting starts at once; use
+ * instance itself (only the error path of a command is hooked). Connecting starts at once; use
  * `waitUntilReady` to wait for it (bounded). A username is sent as configured: `connect()`
  * first checks that the server has ACL users (`assertUsernameSupported`).
  */

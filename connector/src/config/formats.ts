@@ -46,7 +46,12 @@ export function checkPort(port: unknown, what = "port"): void {
 export function parseEndpoint(text: string): Endpoint | UnreadableValue {
   const trimmed = text.trim();
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(trimmed) ?? /^([^:\[\]]+):(\d+)$/.exec(trimmed);
-  if (match === null) return new UnreadableValue(`"${text}" is not host:port`);
+  if (match === null) {
+    const ipv6 = !trimmed.includes("[") && (trimmed.match(/:/g) ?? []).length >= 2;
+    const lastColon = trimmed.lastIndexOf(":");
+    const hint = ipv6 ? `; write an IPv6 address in brackets: [${trimmed.slice(0, lastColon)}]:${trimmed.slice(lastColon + 1)}` : "";
+    return new UnreadableValue(`"${text}" is not host:port${hint}`);
+  }
   return { host: match[1], port: Number(match[2]) };
 }
 

@@ -6,7 +6,8 @@
 import { ConfigError, DOCUMENT } from "./errors";
 import { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./fromOutputs";
 import { protectConfig } from "./redact";
-import { newConvictConfig, SETTINGS, settingSpec, SOURCE_ENV, FORMATS_BY_PATH } from "./schema";
+import { newConvictConfig } from "./convictSchema";
+import { SETTINGS, settingSpec, SOURCE_ENV, FORMATS_BY_PATH } from "./schema";
 import { flattenSettings, readJsonFile, type SettingValues } from "./sources";
 import type { ConnectorConfig } from "./types";
 import { loadStackOutputsFile } from "../outputsLoader";
@@ -42,15 +43,19 @@ export function loadConfig<O extends DeepPartial<ConnectorConfig> = {}>(
   const env = options.env ?? process.env;
   const layers: Layer[] = [];
 
-  const file = options.file ?? nonEmpty(env[SOURCE_ENV.configFile]);
+  const fileFromEnv = options.file === undefined ? nonEmpty(env[SOURCE_ENV.configFile]) : undefined;
+  const file = options.file ?? fileFromEnv;
   if (file !== undefined) {
     const source = `config file ${file}`;
-    layers.push({ source, values: flattenSettings(readJsonFile(file, DOCUMENT, "config file"), source) });
+    const fileEnv = fileFromEnv === undefined ? undefined : SOURCE_ENV.configFile;
+    layers.push({ source, values: flattenSettings(readJsonFile(file, DOCUMENT, "config file", fileEnv), source) });
   }
 
-  const outputs = options.outputs ?? nonEmpty(env[SOURCE_ENV.outputsFile]);
+  const outputsFromEnv = options.outputs === undefined ? nonEmpty(env[SOURCE_ENV.outputsFile]) : undefined;
+  const outputs = options.outputs ?? outputsFromEnv;
   if (outputs !== undefined) {
-    const document = typeof outputs === "string" ? loadStackOutputsFile(outputs) : outputs;
+    const outputsEnv = outputsFromEnv === undefined ? undefined : SOURCE_ENV.outputsFile;
+    const document = typeof outputs === "string" ? loadStackOutputsFile(outputs, outputsEnv) : outputs;
     const source = typeof outputs === "string" ? `stack outputs ${outputs}` : "stack outputs";
     const values = flattenSettings(configFromStackOutputs(document, options.outputsNetwork), source);
     layers.push({ source, values });

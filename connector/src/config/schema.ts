@@ -2,9 +2,7 @@
  * The connector's settings: one table that drives the convict schema, env var names,
  * `--help`, and error messages. Paths mirror `ConnectorConfig`.
  */
-import convict from "convict";
-import type { ConnectorConfig } from "./types";
-import { FORMATS, registerFormats } from "./formats";
+import { FORMATS } from "./formats";
 
 export interface SettingSpec {
   /** Dotted path in ConnectorConfig, e.g. `standalone.port`. */
@@ -47,34 +45,6 @@ const SETTINGS_BY_PATH = new Map(SETTINGS.map((spec) => [spec.path, spec]));
 
 export function settingSpec(path: string): SettingSpec | undefined {
   return SETTINGS_BY_PATH.get(path);
-}
-
-/** The convict schema built from `SETTINGS`. */
-export function buildSchema(): convict.Schema<ConnectorConfig> {
-  registerFormats();
-  const root: Record<string, unknown> = {};
-  for (const spec of SETTINGS) {
-    const parts = spec.path.split(".");
-    let node = root;
-    for (const part of parts.slice(0, -1)) {
-      node[part] ??= {};
-      node = node[part] as Record<string, unknown>;
-    }
-    node[parts[parts.length - 1]] = {
-      doc: spec.doc,
-      format: FORMATS[spec.format].name,
-      default: spec.default,
-      env: spec.env,
-      sensitive: spec.sensitive === true,
-    };
-  }
-  return root as convict.Schema<ConnectorConfig>;
-}
-
-/** A fresh convict instance holding only defaults: sources are applied by `loadConfig` in order. */
-export function newConvictConfig(): convict.Config<ConnectorConfig> {
-  // env {} and args []: loadConfig applies env itself, after the file and outputs sources.
-  return convict(buildSchema(), { env: {}, args: [] });
 }
 
 /** Each setting's format, by path (the validation `loadConfig` runs per setting). */

@@ -146,15 +146,26 @@ export class Writer {
     this.string(e.constructor?.name ?? "Error");
     this.string(String(e.name));
     this.string(String(e.message));
-    // Own enumerable properties carry ioredis's context (`command`, `lastNodeError`,
-    // `previousErrors`, socket `code`s). Ones that cannot be encoded are left out.
-    const props: Record<string, unknown> = {};
-    for (const k of Object.keys(e)) {
-      const p = (e as unknown as Record<string, unknown>)[k];
-      if (isEncodable(p, 0)) props[k] = p;
+    // An error can contain itself: ioredis rejects every command of a batch whose connection
+    // closed with one Error object, so a failed MULTI's `previousErrors` lists its own error.
+    // Inside itself it is encoded once more without its properties.
+    if (this.errorsBeingEncoded.has(e)) return this.object({});
+    this.errorsBeingEncoded.add(e);
+    try {
+      // Own enumerable properties carry ioredis's context (`command`, `lastNodeError`,
+      // `previousErrors`, socket `code`s). Ones that cannot be encoded are left out.
+      const props: Record<string, unknown> = {};
+      for (const k of Object.keys(e)) {
+        const p = (e as unknown as Record<string, unknown>)[k];
+        if (isEncodable(p, 0)) props[k] = p;
+      }
+      this.object(props);
+    } finally {
+      this.errorsBeingEncoded.delete(e);
     }
-    this.object(props);
   }
+
+  private readonly errorsBeingEncoded = new Set<Error>();
 }
 
 function isEncodable(v: unknown, depth: number): boolean {

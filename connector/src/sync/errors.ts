@@ -5,14 +5,10 @@
 import { ReplyError } from "ioredis";
 import { MaxRetriesPerRequestError } from "ioredis/built/errors";
 import ClusterAllFailedError from "ioredis/built/errors/ClusterAllFailedError";
+import { CommandTimeoutError, IOREDIS_TIMEOUT_MESSAGE, commandTimeoutMessage } from "../errors";
 import type { EncodedError } from "./codec";
 
-/** A command (or the start-up) got no reply within its bound. */
-export class CommandTimeoutError extends Error {
-  override get name(): string {
-    return "CommandTimeoutError";
-  }
-}
+export { CommandTimeoutError };
 
 /** The client could not connect (or authenticate) within `connectTimeoutMs`. */
 export class SyncConnectError extends Error {
@@ -53,9 +49,6 @@ const ERROR_CLASSES: ReadonlyMap<string, new (message?: string) => Error> = new 
   ["SyncConnectError", SyncConnectError],
 ]);
 
-/** ioredis's own command timeout (its `commandTimeout` option) says just this. */
-const IOREDIS_TIMEOUT_MESSAGE = "Command timed out";
-
 /**
  * Rebuilds an error from the worker as the same class (a real Error object whose
  * prototype is the class's, made without running constructors that want other
@@ -83,10 +76,7 @@ function reviveError(encoded: EncodedError): Error {
 
 function timeoutFromProps(props: Record<string, unknown>, commandTimeoutMs: number): CommandTimeoutError {
   const command = props.command as { name?: unknown } | undefined;
-  const what = typeof command?.name === "string" ? command.name.toUpperCase() : "the command";
-  return new CommandTimeoutError(
-    `${IOREDIS_TIMEOUT_MESSAGE}: ${what} got no reply within ${commandTimeoutMs} ms (commandTimeoutMs)`,
-  );
+  return new CommandTimeoutError(commandTimeoutMessage(typeof command?.name === "string" ? command.name : undefined, commandTimeoutMs));
 }
 
 /** The facade's own bound expired: the worker did not answer at all. */

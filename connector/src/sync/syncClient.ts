@@ -116,7 +116,9 @@ class WorkerChannel {
         x.array(args);
       });
     }
-    return this.awaitReply(seq, method, this.commandBoundMs);
+    // call("GET", ...) times out as GET, not CALL.
+    const what = method < 2 && typeof args[0] === "string" ? args[0].toUpperCase() : method;
+    return this.awaitReply(seq, what, this.commandBoundMs);
   }
 
   batch(kind: number, entries: BatchEntry[]): unknown {
@@ -308,7 +310,11 @@ class Batch {
   }
 
   exec(): BatchReply | null {
-    return this.channel.batch(this.kind, this.entries) as BatchReply | null;
+    try {
+      return this.channel.batch(this.kind, this.entries) as BatchReply | null;
+    } catch (error) {
+      throw withCallerStack(error, Batch.prototype.exec);
+    }
   }
 }
 
@@ -326,17 +332,31 @@ function newBatch(channel: WorkerChannel, kind: number, commands: BatchCommand[]
   return batch as unknown as SyncBatch;
 }
 
+/**
+ * An error from the worker carries the worker's stack (ioredis internals, another thread):
+ * it gets the caller's frames instead, from the call into the client (`entry`) upwards.
+ */
+function withCallerStack(error: unknown, entry: Function): unknown {
+  if (error instanceof Error) Error.captureStackTrace(error, entry);
+  return error;
+}
+
 // One prototype method per ioredis method, generated from the derived list.
 METHOD_NAMES.forEach((name, index) => {
   const isCall = index < 2; // call / callBuffer
+  const method = function (this: SyncClient, ...args: unknown[]): unknown {
+    rejectCallback(name, args);
+    if (isCall) refuseIfSubscriber(args[0]);
+    try {
+      return this.channel.command(index, args);
+    } catch (error) {
+      throw withCallerStack(error, method);
+    }
+  };
   Object.defineProperty(SyncClient.prototype, name, {
     configurable: true,
     writable: true,
-    value: function (this: SyncClient, ...args: unknown[]): unknown {
-      rejectCallback(name, args);
-      if (isCall) refuseIfSubscriber(args[0]);
-      return this.channel.command(index, args);
-    },
+    value: method,
   });
   Object.defineProperty(Batch.prototype, name, {
     configurable: true,
@@ -371,7 +391,11 @@ for (const refused of REFUSED_COMMANDS) {
  */
 export function createSyncClient(config: ConnectorConfig): SyncRedisClient {
   checkBounds(config);
-  return new SyncClient(config) as unknown as SyncRedisClient;
+  try {
+    return new SyncClient(config) as unknown as SyncRedisClient;
+  } catch (error) {
+    throw withCallerStack(error, createSyncClient);
+  }
 }
 
 /** The bounds every blocking wait is built on; `loadConfig` guarantees them, hand-made configs may not. */

@@ -6,8 +6,9 @@
 import { workerData } from "worker_threads";
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
-import { createAsyncClient } from "../client/asyncClient";
-import { explainConnectionError } from "../client/ready";
+import { clientTarget, createAsyncClient, lastConnectionError } from "../client/asyncClient";
+import { connectionFailureText, isFinalStartupError } from "../client/connectionErrors";
+import { scheduleDiagnosis } from "../client/diagnose";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_NAMES } from "./commands";
 import { SyncClientClosedError, SyncConnectError } from "./errors";
@@ -54,15 +55,14 @@ let lastError: Error | undefined;
 const client: Redis | Cluster = createAsyncClient(config);
 const methods = client as unknown as MethodTable;
 
-client.on("error", (e: Error) => {
-  lastError = e;
-  if (answeredSeq < READY_SEQ && isAuthFailure(e)) failStartup();
-});
-// A Cluster reports each node's trouble here; the auth failure of a node is the useful one.
-client.on("node error", (e: Error) => {
-  lastError = e;
-  if (answeredSeq < READY_SEQ && isAuthFailure(e)) failStartup();
-});
+// The client's own record: secret-free, and an AUTH refusal is not replaced by the NOAUTH after it.
+// A Cluster reports each node's trouble as "node error"; the auth failure of a node is the useful one.
+const onConnectionError = (): void => {
+  lastError = lastConnectionError(client);
+  if (answeredSeq < READY_SEQ && lastError !== undefined && isFinalStartupError(lastError)) failStartup();
+};
+client.on("error", onConnectionError);
+client.on("node error", onConnectionError);
 
 // The client gave up reconnecting (e.g. the cluster retry strategy's bound): no point waiting.
 client.on("end", () => {
@@ -70,26 +70,26 @@ client.on("end", () => {
 });
 
 const startupTimer = setTimeout(failStartup, config.connectTimeoutMs);
+// Nothing reported by then: a bounded look at the server's port says why (TLS mismatch, not Redis...).
+let diagnosis: string | undefined;
+const diagnoseTimer = scheduleDiagnosis(clientTarget(client), config.connectTimeoutMs, (verdict) => {
+  diagnosis = verdict;
+});
 client.once("ready", () => {
   clearTimeout(startupTimer);
+  clearTimeout(diagnoseTimer);
   answer(READY_SEQ, STATUS_VALUE, true);
 });
 
-function isAuthFailure(e: Error): boolean {
-  return /WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH failed/i.test(e.message);
-}
-
 function describeTarget(): string {
-  if (config.topology === "standalone") {
-    return `standalone Redis at ${config.standalone.host}:${config.standalone.port}`;
-  }
-  return `Redis cluster (seed nodes ${config.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(", ")})`;
+  return clientTarget(client)?.description ?? config.topology;
 }
 
 function failStartup(): void {
   if (answeredSeq >= READY_SEQ) return;
   clearTimeout(startupTimer);
-  const cause = lastError === undefined ? "no error reported" : explainConnectionError(lastError);
+  clearTimeout(diagnoseTimer);
+  const cause = connectionFailureText(lastError, diagnosis);
   const err = new SyncConnectError(
     `Could not connect to ${describeTarget()} within connectTimeoutMs=${config.connectTimeoutMs} ms: ${cause}`,
   );

@@ -5,6 +5,9 @@
  */
 import net from "node:net";
 
+/** Cap on the client bytes a forwarder keeps for inspection. */
+const CLIENT_BYTES_KEPT = 256 * 1024;
+
 export class TcpForwarder {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -12,6 +15,8 @@ export class TcpForwarder {
   accepted = 0;
   /** Local ports of the sockets this forwarder opened to the target. */
   readonly outgoingPorts = new Set<number>();
+  /** What clients sent towards the target (latin1), the first CLIENT_BYTES_KEPT bytes. */
+  clientBytes = "";
   port = 0;
 
   constructor(readonly targetPort: number, readonly targetHost = "127.0.0.1") {
@@ -29,6 +34,9 @@ export class TcpForwarder {
           outgoing.destroy();
         });
       }
+      incoming.on("data", (chunk: Buffer) => {
+        if (this.clientBytes.length < CLIENT_BYTES_KEPT) this.clientBytes += chunk.toString("latin1");
+      });
       incoming.pipe(outgoing);
       outgoing.pipe(incoming);
       incoming.on("close", () => outgoing.destroy());
@@ -58,6 +66,8 @@ export interface ForwarderStats {
   accepted: number[];
   /** Local ports of each forwarder's outgoing sockets. */
   outgoingPorts: number[][];
+  /** What clients sent through each forwarder (latin1, capped). */
+  clientBytes: string[];
 }
 
 /** Forwarders for several target ports, run in a child process (see forwarderProcess.ts). */

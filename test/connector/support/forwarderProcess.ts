@@ -19,6 +19,7 @@ process.on("message", (request: Request) => {
         kind: "stats",
         accepted: forwarders.map((f) => f.accepted),
         outgoingPorts: forwarders.map((f) => [...f.outgoingPorts]),
+        clientBytes: forwarders.map((f) => f.clientBytes),
       });
     }
   })();

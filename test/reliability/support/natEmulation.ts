@@ -1,57 +1,75 @@
 /**
- * Makes the local runner's cluster look like the Docker stack to a client on the host:
- * the nodes announce addresses the client cannot reach, so only the natMap gets it to them.
+ * Makes the local runner's cluster look like the Docker stack to a client on the host: the
+ * client reaches every node only through a TCP forwarder (as through Docker's published
+ * ports), gets the forwarders as seeds, and a natMap from each node's announced address
+ * (`127.0.0.1:<node port>`) to its forwarder. Nothing on the nodes changes, so this works on
+ * every supported Redis (5.0.4 has no `cluster-announce-hostname`).
  *
- * In Docker, nodes announce container IPs and the host reaches them through published ports.
- * On one loopback host, `cluster-announce-ip` cannot do that (the cluster bus and replication
- * use the announced IP too, so the cluster itself would break). Redis 7's
- * `cluster-announce-hostname` + `cluster-preferred-endpoint-type hostname` change only what
- * clients are told (CLUSTER SLOTS, MOVED): every node is announced as 127.0.0.2:<port>, where
- * nothing listens (the nodes bind 127.0.0.1), while the bus keeps using 127.0.0.1.
- *
- * These two settings are Redis 7 test-harness set-up, never product behaviour: the connector
- * only sees announced addresses and a natMap, exactly as with Redis 5 in Docker.
+ * The announced addresses are reachable here, so "the client used the natMap" is checked the
+ * way test/connector/natMap.test.ts does: every client connection a node lists came through a
+ * forwarder (`directClientConnections`). The forwarders run in their own process, so a
+ * blocked or busy test process cannot stall the traffic.
  */
-import type { Endpoint } from "@redis-on-docker/connector";
-import { parseClusterNodes, waitFor, withNode } from "./clusterProbe";
+import Redis from "ioredis";
+import type { Endpoint, StackOutputs } from "@redis-on-docker/connector";
+import { ForwarderGroup } from "../../connector/support/forwarder";
 
-/** Loopback address the nodes are announced at; nothing listens there. */
-export const ANNOUNCED_HOST = "127.0.0.2";
+const ADMIN_NAME = "nat-emulation-admin";
 
-/** Makes one node announce ANNOUNCED_HOST to clients. */
-export async function announceUnreachable(port: number, password: string): Promise<void> {
-  await withNode({ host: "127.0.0.1", port }, password, async (redis) => {
-    await redis.config("SET", "cluster-announce-hostname", ANNOUNCED_HOST);
-    await redis.config("SET", "cluster-preferred-endpoint-type", "hostname");
-  });
-}
+export class NatEmulation {
+  private constructor(private readonly forwarders: ForwarderGroup) {}
 
-/**
- * Announces every node at ANNOUNCED_HOST, waits (bounded) until every node tells clients
- * only such addresses, and returns the natMap a host client needs.
- *
- * A node that has just restarted announces no hostname until it is set again, and its peers
- * then tell clients `?:<port>` for it; the natMap maps that form too, so a client never tries
- * to resolve "?" (which would be a DNS query off this host).
- */
-export async function announceAllUnreachable(ports: number[], password: string): Promise<Record<string, Endpoint>> {
-  for (const port of ports) await announceUnreachable(port, password);
-  await waitFor("every node announcing 127.0.0.2 to clients", 10_000, async () => {
-    for (const port of ports) {
-      const ok = await withNode({ host: "127.0.0.1", port }, password, async (redis) => {
-        const slots = (await redis.call("CLUSTER", "SLOTS")) as Array<[number, number, ...Array<[string, number, ...unknown[]]>]>;
-        const hosts = slots.flatMap(([, , ...nodes]) => nodes.map((n) => n[0]));
-        const known = parseClusterNodes(String(await redis.call("CLUSTER", "NODES"))).length;
-        return known === ports.length && hosts.length === ports.length && hosts.every((h) => h === ANNOUNCED_HOST);
-      });
-      if (!ok) return undefined;
-    }
-    return true;
-  });
-  const natMap: Record<string, Endpoint> = {};
-  for (const port of ports) {
-    natMap[`${ANNOUNCED_HOST}:${port}`] = { host: "127.0.0.1", port };
-    natMap[`?:${port}`] = { host: "127.0.0.1", port };
+  /** Starts one forwarder per node port (bounded). */
+  static async start(nodePorts: number[]): Promise<NatEmulation> {
+    return new NatEmulation(await ForwarderGroup.start(nodePorts));
   }
-  return natMap;
+
+  /** The outputs document as the Docker stack gives it to a host: forwarders as seeds, plus the natMap. */
+  outputs(base: StackOutputs): StackOutputs {
+    const { targets, ports } = this.forwarders;
+    const natMap: Record<string, Endpoint> = {};
+    targets.forEach((target, i) => {
+      natMap[`127.0.0.1:${target}`] = { host: "127.0.0.1", port: ports[i] };
+    });
+    const seeds = ports.map((port) => ({ host: "127.0.0.1", port }));
+    return { ...base, cluster: { ...base.cluster, seeds, natMap } };
+  }
+
+  /** How many forwarders have carried at least one connection. */
+  async forwardersUsed(): Promise<number> {
+    return (await this.forwarders.stats()).accepted.filter((n) => n > 0).length;
+  }
+
+  /**
+   * Client connections on the nodes that did not come through a forwarder (replication links
+   * and this check's own connection left out), as `node <port> <- <addr> (name)`.
+   */
+  async directClientConnections(password: string): Promise<string[]> {
+    const forwarded = new Set((await this.forwarders.stats()).outgoingPorts.flat());
+    const direct: string[] = [];
+    for (const port of this.forwarders.targets) {
+      const admin = new Redis({ host: "127.0.0.1", port, password, connectionName: ADMIN_NAME, lazyConnect: true, commandTimeout: 3000, retryStrategy: () => null });
+      admin.on("error", () => undefined);
+      try {
+        await admin.connect();
+        const list = String(await admin.call("CLIENT", "LIST"));
+        for (const line of list.trim().split("\n")) {
+          const fields = Object.fromEntries(line.split(" ").map((kv) => kv.split("=", 2) as [string, string]));
+          if (fields.name === ADMIN_NAME || fields.flags.includes("S") || fields.flags.includes("M")) continue;
+          const clientPort = Number(fields.addr.split(":").pop());
+          if (!forwarded.has(clientPort)) direct.push(`node ${port} <- ${fields.addr}${fields.name ? ` (${fields.name})` : ""}`);
+        }
+      } catch {
+        // A node that is down lists nothing.
+      } finally {
+        admin.disconnect();
+      }
+    }
+    return direct;
+  }
+
+  /** Ends the forwarders (and every connection through them); bounded. */
+  stop(): Promise<void> {
+    return this.forwarders.stop();
+  }
 }

@@ -11,13 +11,17 @@ import type { CallRecord, WorkloadSpec } from "./workload";
 const CHILD_SCRIPT = join(__dirname, "syncLoadChild.ts");
 
 export class SyncLoadProcess {
-  readonly records: CallRecord[] = [];
   private attempts: number | undefined;
+  private received = 0;
   private fatal: string | undefined;
   private exited = false;
   private readonly exit: Promise<void>;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    /** May be shared with other loads (one timeline per form). */
+    readonly records: CallRecord[],
+  ) {
     this.exit = new Promise((resolve) => {
       child.once("exit", () => {
         this.exited = true;
@@ -25,7 +29,10 @@ export class SyncLoadProcess {
       });
     });
     child.on("message", (message: ChildMessage) => {
-      if (message.type === "record") this.records.push(message.record);
+      if (message.type === "record") {
+        this.records.push(message.record);
+        this.received++;
+      }
       else if (message.type === "done") this.attempts = message.attempts;
       else if (message.type === "fatal") this.fatal = message.error;
     });
@@ -36,7 +43,7 @@ export class SyncLoadProcess {
   }
 
   /** Forks the child and waits (at most `boundMs`) until its sync client exists. */
-  static async start(config: ConnectorConfig, spec: WorkloadSpec, boundMs: number): Promise<SyncLoadProcess> {
+  static async start(config: ConnectorConfig, spec: WorkloadSpec, boundMs: number, records: CallRecord[] = []): Promise<SyncLoadProcess> {
     const child = fork(CHILD_SCRIPT, [], {
       // No secrets here: the config travels over IPC. `advanced` keeps the password that
       // the config's redacting toJSON would drop under JSON serialization.
@@ -44,7 +51,7 @@ export class SyncLoadProcess {
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
-    const load = new SyncLoadProcess(child);
+    const load = new SyncLoadProcess(child, records);
     const output: string[] = [];
     child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
@@ -84,7 +91,7 @@ export class SyncLoadProcess {
    * report and its exit (a blocking client whose close() does not end its worker keeps the
    * process alive: that is reported). Returns the child's attempt count.
    */
-  async stop(boundMs: number): Promise<{ attempts: number; exitedOnItsOwn: boolean }> {
+  async stop(boundMs: number): Promise<{ attempts: number; recorded: number; exitedOnItsOwn: boolean }> {
     if (!this.exited && this.child.connected) this.child.send({ type: "stop" } satisfies ParentMessage);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.exit, new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
@@ -93,9 +100,9 @@ export class SyncLoadProcess {
     await this.dispose();
     if (this.fatal !== undefined) throw new Error(`sync load child failed: ${this.fatal}`);
     if (this.attempts === undefined) {
-      throw new Error(`sync load child did not report its end within ${boundMs} ms (a call hung?) after ${this.records.length} calls`);
+      throw new Error(`sync load child did not report its end within ${boundMs} ms (a call hung?) after ${this.received} calls`);
     }
-    return { attempts: this.attempts, exitedOnItsOwn };
+    return { attempts: this.attempts, recorded: this.received, exitedOnItsOwn };
   }
 
   /** Ends the child if it is still running (also for failing tests). */

@@ -11,15 +11,33 @@
 
 export type LoadForm = "async" | "sync";
 
+/** How a write reaches the server: each shape meets a failover differently in ioredis. */
+export type WriteShape =
+  /** `SET` alone. */
+  | "set"
+  /** `[SET, WAIT 1 ms]` in one pipeline: write-only, the way an app confirms a write reached a replica. */
+  | "setWait"
+  /** `MULTI SET EXEC`. */
+  | "multi"
+  /** `MULTI SET WAIT EXEC` (inside MULTI, WAIT answers at once with the replicas that acked so far). */
+  | "multiWait";
+
+/** A key's workload: one write shape only, or `mixed` (the original load: a write, then a GET, in turn). */
+export type WorkloadShape = WriteShape | "mixed";
+
 export interface WorkloadKey {
   key: string;
   /** Label of the server that owned the key when the load started (master node id, or `standalone`). */
   shard: string;
+  /** Default `mixed`: writes are `setWait` (or `set` when the spec's waitTimeoutMs is 0), each followed by a GET. */
+  shape?: WorkloadShape;
 }
 
 export interface CallRecord {
   form: LoadForm;
   op: "write" | "read";
+  /** The key's workload shape. */
+  shape: WorkloadShape;
   key: string;
   shard: string;
   /** The value written (writes), or the number read (reads; -1 for a missing key). */
@@ -44,15 +62,35 @@ export interface WorkloadSpec {
 
 /** The two operations the workload needs, in async form. */
 export interface AsyncKeyValue {
-  /** Writes and, when `waitTimeoutMs > 0`, returns how many replicas confirmed it (else -1). */
-  write(key: string, value: number, waitTimeoutMs: number): Promise<number>;
+  /** Writes in `shape` and returns how many replicas WAIT reported (-1 for shapes without WAIT). */
+  write(key: string, value: number, shape: WriteShape, waitTimeoutMs: number): Promise<number>;
   read(key: string): Promise<string | null>;
 }
 
 /** The same operations, blocking. */
 export interface SyncKeyValue {
-  write(key: string, value: number, waitTimeoutMs: number): number;
+  write(key: string, value: number, shape: WriteShape, waitTimeoutMs: number): number;
   read(key: string): string | null;
+}
+
+/** What the `visit`-th call on a key does. */
+function callFor(key: WorkloadKey, visit: number, waitTimeoutMs: number): { op: "write" | "read"; shape: WorkloadShape; writeShape: WriteShape } {
+  const shape = key.shape ?? "mixed";
+  if (shape !== "mixed") return { op: "write", shape, writeShape: shape };
+  return { op: visit % 2 === 0 ? "write" : "read", shape, writeShape: waitTimeoutMs > 0 ? "setWait" : "set" };
+}
+
+/** Round-robin over keys, counting each key's visits. */
+class KeyCursor {
+  private i = 0;
+  private readonly visits = new Map<string, number>();
+  constructor(private readonly keys: WorkloadKey[]) {}
+  next(): { key: WorkloadKey; visit: number } {
+    const key = this.keys[this.i++ % this.keys.length];
+    const visit = this.visits.get(key.key) ?? 0;
+    this.visits.set(key.key, visit + 1);
+    return { key, visit };
+  }
 }
 
 export function describeError(error: unknown): string {
@@ -79,27 +117,33 @@ function readValue(raw: string | null): number {
  * alternating a write and a read over that shard's keys, until `stop()`.
  */
 export class AsyncWorkload {
-  readonly records: CallRecord[] = [];
   private attempts = 0;
   private stopped = false;
   private readonly loops: Array<Promise<void>> = [];
   private readonly counters = new KeyCounters();
 
+  /** `records` may be shared with other workloads (one timeline per form). */
   constructor(
     private readonly ops: AsyncKeyValue,
     private readonly spec: WorkloadSpec,
+    readonly records: CallRecord[] = [],
   ) {}
 
+  /** One loop per shard and shape. */
   start(): void {
-    const shards = new Map<string, WorkloadKey[]>();
-    for (const k of this.spec.keys) shards.set(k.shard, [...(shards.get(k.shard) ?? []), k]);
-    for (const keys of shards.values()) this.loops.push(this.loop(keys));
+    const groups = new Map<string, WorkloadKey[]>();
+    for (const k of this.spec.keys) {
+      const group = `${k.shard} ${k.shape ?? "mixed"}`;
+      groups.set(group, [...(groups.get(group) ?? []), k]);
+    }
+    for (const keys of groups.values()) this.loops.push(this.loop(keys));
   }
 
   /** Calls started but not yet settled (resolved or rejected). */
   get pending(): number {
-    return this.attempts - this.records.length;
+    return this.attempts - this.settled;
   }
+  private settled = 0;
 
   get attemptCount(): number {
     return this.attempts;
@@ -118,33 +162,30 @@ export class AsyncWorkload {
     clearTimeout(timer);
   }
 
+  private record(call: CallRecord): void {
+    this.records.push(call);
+    this.settled++;
+  }
+
   private async loop(keys: WorkloadKey[]): Promise<void> {
-    for (let i = 0; !this.stopped; i++) {
-      const { key, shard } = keys[Math.floor(i / 2) % keys.length];
-      const isWrite = i % 2 === 0;
-      const value = isWrite ? this.counters.nextValue(key) : 0;
+    const cursor = new KeyCursor(keys);
+    while (!this.stopped) {
+      const { key: k, visit } = cursor.next();
+      const { key, shard } = k;
+      const { op, shape, writeShape } = callFor(k, visit, this.spec.waitTimeoutMs);
+      const value = op === "write" ? this.counters.nextValue(key) : 0;
       this.attempts++;
       const start = Date.now();
       try {
-        if (isWrite) {
-          const replicasAcked = await this.ops.write(key, value, this.spec.waitTimeoutMs);
-          this.records.push({ form: "async", op: "write", key, shard, value, start, end: Date.now(), ok: true, replicasAcked });
+        if (op === "write") {
+          const replicasAcked = await this.ops.write(key, value, writeShape, this.spec.waitTimeoutMs);
+          this.record({ form: "async", op, shape, key, shard, value, start, end: Date.now(), ok: true, replicasAcked });
         } else {
           const raw = await this.ops.read(key);
-          this.records.push({ form: "async", op: "read", key, shard, value: readValue(raw), start, end: Date.now(), ok: true });
+          this.record({ form: "async", op, shape, key, shard, value: readValue(raw), start, end: Date.now(), ok: true });
         }
       } catch (error) {
-        this.records.push({
-          form: "async",
-          op: isWrite ? "write" : "read",
-          key,
-          shard,
-          value,
-          start,
-          end: Date.now(),
-          ok: false,
-          error: describeError(error),
-        });
+        this.record({ form: "async", op, shape, key, shard, value, start, end: Date.now(), ok: false, error: describeError(error) });
       }
       await new Promise((resolve) => setTimeout(resolve, this.spec.pauseMs));
     }
@@ -153,30 +194,32 @@ export class AsyncWorkload {
 
 /** One blocking call of the sync workload; the caller loops and yields between calls. */
 export class SyncWorkloadStepper {
-  private i = 0;
+  private readonly cursor: KeyCursor;
   private readonly counters = new KeyCounters();
 
   constructor(
     private readonly ops: SyncKeyValue,
     private readonly spec: WorkloadSpec,
-  ) {}
+  ) {
+    this.cursor = new KeyCursor(spec.keys);
+  }
 
   /** Keys are visited round-robin over all shards; a call on a dead shard blocks this loop, by design of a blocking client. */
   step(): CallRecord {
-    const { key, shard } = this.spec.keys[Math.floor(this.i / 2) % this.spec.keys.length];
-    const isWrite = this.i % 2 === 0;
-    this.i++;
-    const value = isWrite ? this.counters.nextValue(key) : 0;
+    const { key: k, visit } = this.cursor.next();
+    const { key, shard } = k;
+    const { op, shape, writeShape } = callFor(k, visit, this.spec.waitTimeoutMs);
+    const value = op === "write" ? this.counters.nextValue(key) : 0;
     const start = Date.now();
     try {
-      if (isWrite) {
-        const replicasAcked = this.ops.write(key, value, this.spec.waitTimeoutMs);
-        return { form: "sync", op: "write", key, shard, value, start, end: Date.now(), ok: true, replicasAcked };
+      if (op === "write") {
+        const replicasAcked = this.ops.write(key, value, writeShape, this.spec.waitTimeoutMs);
+        return { form: "sync", op, shape, key, shard, value, start, end: Date.now(), ok: true, replicasAcked };
       }
       const raw = this.ops.read(key);
-      return { form: "sync", op: "read", key, shard, value: readValue(raw), start, end: Date.now(), ok: true };
+      return { form: "sync", op, shape, key, shard, value: readValue(raw), start, end: Date.now(), ok: true };
     } catch (error) {
-      return { form: "sync", op: isWrite ? "write" : "read", key, shard, value, start, end: Date.now(), ok: false, error: describeError(error) };
+      return { form: "sync", op, shape, key, shard, value, start, end: Date.now(), ok: false, error: describeError(error) };
     }
   }
 }
