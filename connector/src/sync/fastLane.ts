@@ -99,16 +99,19 @@ export class FastLane {
   private lanes: Lane[] = [];
   private readonly encoder: ReturnType<typeof commandEncoder>;
   private readonly standalone: boolean;
+  private readonly commandTimeoutMs: number;
   private readonly readBuffer = Buffer.allocUnsafe(READ_CHUNK);
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+  /** Keeps only what it needs of `config` (never the password: apps may print the client). */
   constructor(
-    private readonly config: ConnectorConfig,
+    config: ConnectorConfig,
     private readonly lendArea: Int32Array,
     private readonly slotTable: Int16Array,
   ) {
     this.encoder = commandEncoder(config.keyPrefix === "" ? undefined : config.keyPrefix);
     this.standalone = config.topology === "standalone";
+    this.commandTimeoutMs = config.commandTimeoutMs;
   }
 
   get active(): boolean {
@@ -166,7 +169,7 @@ export class FastLane {
     const lane = this.route(command);
     if (lane === undefined) return DELEGATE;
     const { replies, end } = this.exchange(lane, [command], deadline);
-    if (end === TIMEOUT) throw timeoutError(command, this.config.commandTimeoutMs);
+    if (end === TIMEOUT) throw timeoutError(command, this.commandTimeoutMs);
     if (end === DEAD) return DELEGATE;
     const reply = replies[0];
     if (reply instanceof Error) {
@@ -197,7 +200,7 @@ export class FastLane {
     }
     const results = this.results(commands, replies);
     for (let i = replies.length; i < commands.length; i++) {
-      results.push([timeoutError(commands[i], this.config.commandTimeoutMs)] as unknown as BatchReply[number]);
+      results.push([timeoutError(commands[i], this.commandTimeoutMs)] as unknown as BatchReply[number]);
     }
     return results;
   }
@@ -228,7 +231,7 @@ export class FastLane {
   private commandError(error: Error, command: Command): Error {
     // What ioredis's DataHandler adds, then the connector's translation (commandErrors.ts).
     (error as Error & { command?: unknown }).command = { name: command.name, args: command.args };
-    return translateCommandError(error, command.name, this.config.commandTimeoutMs, this.standalone);
+    return translateCommandError(error, command.name, this.commandTimeoutMs, this.standalone);
   }
 
   private encode(method: number, args: unknown[]): Command | undefined {

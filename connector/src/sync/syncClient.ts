@@ -131,7 +131,13 @@ class WorkerChannel {
     let bound = this.commandBoundMs;
     if (this.fast?.active && this.isOpen()) {
       const start = performance.now();
-      const value = this.fast.command(method, args, start + this.commandTimeoutMs);
+      let value: unknown;
+      try {
+        value = this.fast.command(method, args, start + this.commandTimeoutMs);
+      } catch (error) {
+        this.fastLaneCalls++; // answered by the lane: a reply error or its timeout
+        throw error;
+      }
       if (value !== DELEGATE) {
         this.fastLaneCalls++;
         return value;
