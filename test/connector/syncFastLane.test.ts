@@ -222,7 +222,7 @@ describe("sync client fast lane: 6-node cluster (local runner)", function () {
     const frozen = stack().nodes.find((n) => n.port === seedPort);
     if (frozen === undefined) throw new Error("no node on the first seed's port");
     // A key whose slot the frozen node serves (it is a master right after start).
-    const slots = client.cluster("SLOTS") as Array<[number, number, [string, number]]>;
+    const slots = client.cluster("SLOTS");
     const owned = slots.find(([, , master]) => master[1] === seedPort);
     if (owned === undefined) throw new Error(`node ${seedPort} owns no slot`);
     let key = "";
