@@ -100,7 +100,9 @@ class WorkerChannel {
       replyArea: this.replyArea,
       port: port2,
     };
-    if (options.fastLane !== false && !config.tls) {
+    // TLS: the bytes on the fd are encrypted. scaleReads other than master: ioredis sends reads to replicas.
+    const laneFits = !config.tls && (config.topology === "standalone" || config.cluster.scaleReads === "master");
+    if (options.fastLane !== false && laneFits) {
       const lendArea = new SharedArrayBuffer(LEND_SLOTS * 4);
       const slotTable = new SharedArrayBuffer(SLOT_COUNT * 2);
       init.lending = { lendArea, slotTable };
