@@ -254,14 +254,15 @@ export class FastLane {
     return usable(this.lanes[this.slotTable[slot]]);
   }
 
-  /** ioredis sends a cluster pipeline to one slot's owner; anything else goes to the worker. */
+  /**
+   * ioredis sends a cluster pipeline to the owner of its keys' one slot (keyless commands
+   * such as WAIT go along); no key at all, or keys in two slots: the worker decides.
+   */
   private routeBatch(commands: Command[]): Lane | undefined {
     if (this.standalone) return usable(this.lanes[0]);
     let slot: number | null = null;
     for (const command of commands) {
-      const keys = command.getKeys();
-      if (keys.length === 0) return undefined;
-      for (const key of keys) {
+      for (const key of command.getKeys()) {
         const s = calculateSlot(key);
         if (slot === null) slot = s;
         else if (s !== slot) return undefined;
