@@ -14,6 +14,7 @@ import {
   type DeepPartial,
   type SyncRedisClient,
 } from "@redis-on-docker/connector";
+import { clusterNodes, masterOfSlot, withNode, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
 import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";
 
@@ -212,6 +213,48 @@ describe("sync client fast lane: 6-node cluster (local runner)", function () {
     } finally {
       fast.close();
       worker.close();
+    }
+  });
+
+  it("hands ASK and MOVED to the worker (ioredis follows them), then serves the slot's new owner on the lane", async function () {
+    const outputs = stack().outputs;
+    const password = outputs.password;
+    const client = createSyncClient(clusterConfig(2000));
+    const tag = `{fl-redirect-${Date.now()}}`;
+    const [present, absent] = [`${tag}present`, `${tag}absent`];
+    const seed = outputs.cluster.seeds[0];
+    const slot = Number(await withNode(seed, password, (r) => r.call("CLUSTER", "KEYSLOT", present)));
+    const nodes = await clusterNodes(seed, password);
+    const masters = nodes.filter((n) => n.role === "master" && n.slots.length > 0);
+    const from = masterOfSlot(nodes, slot) as ClusterNodeInfo;
+    const to = masters.find((m) => m.id !== from.id) as ClusterNodeInfo;
+    const setSlot = (node: ClusterNodeInfo, ...args: string[]): Promise<unknown> =>
+      withNode({ host: "127.0.0.1", port: node.port }, password, (r) => r.call("CLUSTER", "SETSLOT", String(slot), ...args));
+    try {
+      expect(client.set(present, "p")).to.equal("OK");
+      expect(client.get(present)).to.equal("p");
+      // Migrating: the old owner answers ASK for a key it does not hold.
+      await setSlot(to, "IMPORTING", from.id);
+      await setSlot(from, "MIGRATING", to.id);
+      let before = fastCalls(client);
+      expect(client.get(present), "a key still on the old owner: served there, on the lane").to.equal("p");
+      expect(fastCalls(client) - before).to.equal(1);
+      before = fastCalls(client);
+      expect(client.set(absent, "a"), "ASK: ioredis sends ASKING + SET to the importing node").to.equal("OK");
+      expect(fastCalls(client) - before, "the ASK went to the worker").to.equal(0);
+      expect(await withNode({ host: "127.0.0.1", port: to.port }, password, (r) => r.call("ASKING").then(() => r.get(absent)))).to.equal("a");
+      // Moved: every master names the new owner; the old one answers MOVED.
+      await withNode({ host: "127.0.0.1", port: from.port }, password, (r) => r.del(present));
+      for (const master of [to, from, ...masters.filter((m) => m.id !== to.id && m.id !== from.id)]) await setSlot(master, "NODE", to.id);
+      before = fastCalls(client);
+      expect(client.get(absent), "MOVED: ioredis follows it").to.equal("a");
+      expect(fastCalls(client) - before, "the MOVED went to the worker").to.equal(0);
+      before = fastCalls(client);
+      for (let i = 0; i < 5; i++) expect(client.get(absent)).to.equal("a");
+      expect(client.pipeline().set(present, "p2").get(present).exec()).to.deep.equal([[null, "OK"], [null, "p2"]]);
+      expect(fastCalls(client) - before, "after the MOVED, the new owner is served on the lane").to.equal(6);
+    } finally {
+      client.close();
     }
   });
 
