@@ -177,7 +177,9 @@ class WorkerChannel {
           ? outcome
           : [...outcome.done, ...(this.workerBatch(kind, outcome.rest, bound) as BatchReply)];
         const moved = FastLane.movedIn(results);
-        if (moved.length > 0) this.learn(moved);
+        // Within the call's own bound: the worker is told only if time is left.
+        const left = start + this.commandBoundMs - performance.now();
+        if (moved.length > 0 && left >= 1) this.learn(moved, Math.min(LEARN_BOUND_MS, left));
         return results;
       }
       return this.workerBatch(kind, entries, Math.max(1, start + this.commandBoundMs - performance.now()));
@@ -186,14 +188,14 @@ class WorkerChannel {
   }
 
   /** Tells the worker's cluster client the new slot owners from MOVED replies; best effort, bounded. */
-  private learn(moved: string[]): void {
+  private learn(moved: string[], boundMs: number): void {
     try {
       const seq = this.begin();
       this.writer.reset();
       this.writer.u8(OP_LEARN);
       this.writer.array(moved);
       this.sendShared(seq);
-      this.awaitReply(seq, "slot map update", LEARN_BOUND_MS);
+      this.awaitReply(seq, "slot map update", boundMs);
     } catch {
       // The periodic slot refresh and the next redirection learn it too.
     }
