@@ -14,7 +14,7 @@ import {
   type DeepPartial,
   type SyncRedisClient,
 } from "@redis-on-docker/connector";
-import { clusterNodes, masterOfSlot, withNode, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
+import { clusterNodes, masterOfSlot, sleep, waitFor, withNode, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
 import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";
 
@@ -307,6 +307,49 @@ describe("sync client fast lane: 6-node cluster (local runner)", function () {
       }
     } finally {
       process.kill(frozen.pid, "SIGCONT");
+      client.close();
+    }
+  });
+
+  // Last in this block: it swaps a master and its replica.
+  it("a master demoted while its socket is lent (CLUSTER FAILOVER): what ioredis sends on that connection meanwhile (READONLY) never reaches the caller", async function () {
+    this.timeout(40_000);
+    const outputs = stack().outputs;
+    const password = outputs.password;
+    const client = createSyncClient(clusterConfig(2000));
+    try {
+      const key = `demoted:${Date.now()}`;
+      expect(client.set(key, "v")).to.equal("OK");
+      const seed = outputs.cluster.seeds[0];
+      const slot = Number(await withNode(seed, password, (r) => r.call("CLUSTER", "KEYSLOT", key)));
+      const nodes = await clusterNodes(seed, password);
+      const master = masterOfSlot(nodes, slot) as ClusterNodeInfo;
+      const replica = nodes.find((n) => n.role === "replica" && n.masterId === master.id);
+      if (replica === undefined) throw new Error(`no replica of ${master.port}`);
+      // WAIT: the replica has the key before it takes over.
+      await withNode({ host: "127.0.0.1", port: master.port }, password, (r) => r.call("WAIT", "1", "2000"));
+      const before = fastCalls(client);
+      expect(client.get(key)).to.equal("v");
+      expect(fastCalls(client) - before, "the master's socket is lent").to.equal(1);
+      await withNode({ host: "127.0.0.1", port: replica.port }, password, (r) => r.call("CLUSTER", "FAILOVER"));
+      await waitFor("the replica to take over on every node", 15_000, async () => {
+        for (const s of outputs.cluster.seeds) {
+          const view = await clusterNodes(s, password);
+          if (view.find((n) => n.id === replica.id)?.role !== "master" || view.find((n) => n.id === master.id)?.role !== "replica") return undefined;
+        }
+        return true;
+      }, 100);
+      // ioredis's periodic slot refresh (5 s) finds the demoted node and sends READONLY on its
+      // connection, the one lent to the caller: that reply must not be taken for a call's.
+      await sleep(6000);
+      for (let i = 0; i < 5; i++) {
+        expect(client.get(key), `GET #${i}`).to.equal("v");
+        expect(client.set(key, "v")).to.equal("OK");
+      }
+      const onLane = fastCalls(client);
+      expect(client.get(key)).to.equal("v");
+      expect(fastCalls(client) - onLane, "the new master is served on the lane").to.equal(1);
+    } finally {
       client.close();
     }
   });

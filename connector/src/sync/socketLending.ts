@@ -5,7 +5,9 @@
  *
  * While a socket is lent the worker must neither read nor write it and must not close it
  * (the fd number could be reused by another socket while the caller writes to it): its
- * `destroy`/`end` are deferred until the socket is taken back.
+ * `write`, `destroy` and `end` are deferred until the socket is taken back. ioredis does write
+ * on its own to an idle connection: a slot refresh that finds a master demoted sends READONLY
+ * on that node's connection; sent at once, its reply would reach the caller as its own.
  */
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
@@ -16,8 +18,11 @@ import { pauseReading, resumeReading, usableHandle, type SocketHandle } from "./
 interface Lent {
   socket: Socket;
   handle: SocketHandle;
+  write: Socket["write"];
   destroy: Socket["destroy"];
   end: Socket["end"];
+  /** What ioredis wrote while the socket was lent, in order: sent once it is back. */
+  writes: unknown[][];
   deferred: (() => void) | undefined;
 }
 
@@ -52,15 +57,18 @@ export class SocketLender {
       const l = lent[lane];
       const poisoned = Atomics.load(this.lendArea, LEND_POISONED + lane) !== 0;
       Atomics.store(this.lendArea, LEND_POISONED + lane, 0);
+      l.socket.write = l.write;
       l.socket.destroy = l.destroy;
       l.socket.end = l.end;
       if (l.socket.destroyed) continue;
-      // The caller left a half-written command or unread replies on it: ioredis reconnects.
+      // The caller left a half-written command or unread replies on it: ioredis reconnects
+      // (and handles the commands it wrote meanwhile as for any lost connection).
       if (poisoned) {
         l.socket.destroy();
         continue;
       }
       resumeReading(l.handle);
+      for (const args of l.writes) (l.write as (...a: unknown[]) => boolean).apply(l.socket, args);
       l.deferred?.();
     }
     Atomics.store(this.lendArea, LEND_COUNT, 0);
@@ -109,7 +117,19 @@ export class SocketLender {
     const handle = usableHandle(socket);
     if (handle === undefined || !pauseReading(handle)) return -1;
     const lane = this.lent.length;
-    const entry: Lent = { socket, handle, destroy: socket.destroy, end: socket.end, deferred: undefined };
+    const entry: Lent = {
+      socket,
+      handle,
+      write: socket.write,
+      destroy: socket.destroy,
+      end: socket.end,
+      writes: [],
+      deferred: undefined,
+    };
+    socket.write = function (this: Socket, ...args: unknown[]) {
+      entry.writes.push(args);
+      return true;
+    } as Socket["write"];
     socket.destroy = function (this: Socket, ...args: Parameters<Socket["destroy"]>) {
       entry.deferred ??= () => entry.destroy.apply(socket, args);
       return this;
