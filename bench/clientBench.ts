@@ -6,6 +6,7 @@
 import Redis, { Cluster } from "ioredis";
 import {
   createClient,
+  createSyncClient,
   loadConfig,
   waitUntilReady,
   type StackOutputs,
@@ -72,6 +73,16 @@ async function openAsyncClients(
 
 function openSyncClient(outputs: StackOutputs, topology: Topology): SyncRedisClient {
   return createClient(loadConfig({ outputs, env: {}, overrides: { topology, form: "sync" } }));
+}
+
+/** The sync client with its fast lane off: every call through the worker thread (the fallback). */
+function openWorkerPathClient(outputs: StackOutputs, topology: Topology): SyncRedisClient {
+  return createSyncClient(loadConfig({ outputs, env: {}, overrides: { topology, form: "sync" } }), { fastLane: false });
+}
+
+/** Calls a sync client's fast lane answered (an internal counter): shows the lane did the work. */
+function fastLaneCalls(client: SyncRedisClient): number {
+  return (client as unknown as { channel: { fastLaneCalls: number } }).channel.fastLaneCalls;
 }
 
 /** One sanity round trip per client before timing, so a broken client fails loudly. */
@@ -166,8 +177,14 @@ export async function benchClients(results: Results, outputs: StackOutputs, opti
       closers.push(() => syncStandalone.close());
       const syncCluster = openSyncClient(outputs, "cluster");
       closers.push(() => syncCluster.close());
+      const workerStandalone = openWorkerPathClient(outputs, "standalone");
+      closers.push(() => workerStandalone.close());
+      const workerCluster = openWorkerPathClient(outputs, "cluster");
+      closers.push(() => workerCluster.close());
       verifySync("sync standalone", syncStandalone);
       verifySync("sync cluster", syncCluster);
+      verifySync("sync standalone, worker path", workerStandalone);
+      verifySync("sync cluster, worker path", workerCluster);
       const standaloneBatch = (step: number): string[] =>
         Array.from({ length: PIPELINE_SIZE / 2 }, (_, j) => keyAt(step * (PIPELINE_SIZE / 2) + j));
       const clusterBatch = (step: number): string[] => clusterGroups[step % clusterGroups.length];
@@ -185,6 +202,26 @@ export async function benchClients(results: Results, outputs: StackOutputs, opti
           asyncPipeline("sync.cluster.async.pipeline", cluster.connector, clusterBatch),
         ],
       ], options.clients);
+      await results.group("sync worker path vs async", [
+        [syncGet("syncWorker.standalone.sync.seqGet", workerStandalone), sequentialGet("syncWorker.standalone.async.seqGet", standalone.connector)],
+        [syncSet("syncWorker.standalone.sync.seqSet", workerStandalone), sequentialSet("syncWorker.standalone.async.seqSet", standalone.connector)],
+        [
+          syncPipeline("syncWorker.standalone.sync.pipeline", workerStandalone, standaloneBatch),
+          asyncPipeline("syncWorker.standalone.async.pipeline", standalone.connector, standaloneBatch),
+        ],
+        [syncGet("syncWorker.cluster.sync.seqGet", workerCluster), sequentialGet("syncWorker.cluster.async.seqGet", cluster.connector)],
+        [syncSet("syncWorker.cluster.sync.seqSet", workerCluster), sequentialSet("syncWorker.cluster.async.seqSet", cluster.connector)],
+        [
+          syncPipeline("syncWorker.cluster.sync.pipeline", workerCluster, clusterBatch),
+          asyncPipeline("syncWorker.cluster.async.pipeline", cluster.connector, clusterBatch),
+        ],
+      ], options.clients);
+      results.notes.syncFastLaneCalls = {
+        standalone: fastLaneCalls(syncStandalone),
+        cluster: fastLaneCalls(syncCluster),
+        workerPathStandalone: fastLaneCalls(workerStandalone),
+        workerPathCluster: fastLaneCalls(workerCluster),
+      };
     } catch (error) {
       results.fail("sync clients", error);
     }

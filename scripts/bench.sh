@@ -10,5 +10,5 @@ done
 
 npm run --silent build
 # Interrupt first so the bench stops its servers, kill if it does not end.
-exec timeout --foreground --signal=INT --kill-after=15s 200s \
+exec timeout --foreground --signal=INT --kill-after=15s 260s \
   node -r ts-node/register/transpile-only bench/run.ts "$@"

@@ -24,6 +24,7 @@ export {
   SyncConnectError,
   SyncClientClosedError,
   type SyncRedisClient,
+  type SyncClientOptions,
   type SyncBatch,
   type SyncCommands,
   type SyncBatchCommands,

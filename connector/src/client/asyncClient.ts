@@ -10,7 +10,7 @@ import type { ConnectorConfig } from "../config/types";
 import type { Endpoint } from "../stackOutputs";
 import { translateCommandErrors } from "./commandErrors";
 import { isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
-import { learnSlotOwnersFromPipelines } from "./pipelineRedirects";
+import { learnSlotOwnersFromPipelines, natMappedHostKey } from "./pipelineRedirects";
 import { hideClientSecrets, scrubError } from "./secrets";
 
 /** The async client for a topology: ioredis's own types. */
@@ -150,10 +150,7 @@ function createCluster(config: ConnectorConfig): Cluster {
     },
   };
   const cluster = new Cluster(config.cluster.nodes.map((n) => ({ host: n.host, port: n.port })), options);
-  learnSlotOwnersFromPipelines(cluster, (announced) => {
-    const mapped = config.cluster.natMap[announced];
-    return mapped ? `${mapped.host}:${mapped.port}` : announced;
-  });
+  learnSlotOwnersFromPipelines(cluster, natMappedHostKey(config.cluster.natMap));
   // ioredis's Cluster has no per-command timer for commands queued while no node is
   // reachable. So the offline queue is on only while the cluster is (re)starting for the
   // first time; once every node is lost, calls fail at once instead of waiting unbounded,

@@ -47,6 +47,22 @@ function applyMoved(cluster: Cluster, errors: Error[], toHostKey: AnnouncedToHos
   if (moved) cluster.refreshSlotsCache();
 }
 
+/**
+ * The same learning for MOVED replies the sync client's fast lane saw in a pipeline it ran
+ * on a lent socket (ioredis never saw those results).
+ */
+export function learnSlotOwnersFromMovedMessages(cluster: Cluster, messages: readonly string[], toHostKey: AnnouncedToHostKey): void {
+  applyMoved(cluster, messages.map((message) => new Error(message)), toHostKey);
+}
+
+/** `host:port` as ioredis keys its slot map, for an address a node announced, given the natMap. */
+export function natMappedHostKey(natMap: Readonly<Record<string, { host: string; port: number }>>): AnnouncedToHostKey {
+  return (announced) => {
+    const mapped = natMap[announced];
+    return mapped ? `${mapped.host}:${mapped.port}` : announced;
+  };
+}
+
 /** Watches a pipeline's results (also when a MULTI's EXEC fails) without changing what the caller gets. */
 function watch(pipeline: unknown, cluster: Cluster, toHostKey: AnnouncedToHostKey): void {
   if (!(pipeline instanceof Pipeline)) return;

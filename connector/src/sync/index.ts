@@ -1,5 +1,5 @@
 /** The sync facade: a blocking Redis client (standalone or cluster) over ioredis. */
-export { createSyncClient, SYNC_TIMEOUT_MARGIN_MS, WORKER_START_MARGIN_MS } from "./syncClient";
+export { createSyncClient, SYNC_TIMEOUT_MARGIN_MS, WORKER_START_MARGIN_MS, type SyncClientOptions } from "./syncClient";
 export { CommandTimeoutError, SyncConnectError, SyncClientClosedError } from "./errors";
 export type {
   SyncRedisClient,

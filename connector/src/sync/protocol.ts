@@ -37,9 +37,25 @@ export const READY_SEQ = 1;
 export const OP_COMMAND = 1;
 export const OP_BATCH = 2;
 export const OP_CLOSE = 3;
+/** Fast lane: MOVED replies it saw in a cluster pipeline, for the worker's slot map. */
+export const OP_LEARN = 4;
 
 export const BATCH_PIPELINE = 0;
 export const BATCH_MULTI = 1;
+
+/**
+ * The lend area (Int32Array, fast lane): how many sockets the worker lent with its last
+ * answer (0: none, every call goes to the worker), their fds by lane, and per lane a flag
+ * the caller sets when it leaves that socket unusable (half-written command, replies it
+ * will not read): the worker then drops that connection and ioredis opens a new one.
+ */
+export const MAX_LANES = 64;
+export const LEND_COUNT = 0;
+export const LEND_FD = 1;
+export const LEND_POISONED = LEND_FD + MAX_LANES;
+export const LEND_SLOTS = LEND_POISONED + MAX_LANES;
+/** Cluster slot -> lane of its master's lent socket (-1: not lent), an Int16Array. */
+export const SLOT_COUNT = 16384;
 
 export const REQUEST_AREA_BYTES = 256 * 1024;
 export const REPLY_AREA_BYTES = 1024 * 1024;
@@ -51,7 +67,8 @@ export type BatchEntry = [method: number, args: unknown[]];
 export type Request =
   | { op: typeof OP_COMMAND; method: number; args: unknown[] }
   | { op: typeof OP_BATCH; kind: number; entries: BatchEntry[] }
-  | { op: typeof OP_CLOSE };
+  | { op: typeof OP_CLOSE }
+  | { op: typeof OP_LEARN; moved: string[] };
 
 /** Messages from the caller to the worker. */
 export type RequestMessage =
@@ -69,4 +86,6 @@ export interface WorkerInit {
   requestArea: SharedArrayBuffer;
   replyArea: SharedArrayBuffer;
   port: import("worker_threads").MessagePort;
+  /** Present when the fast lane is on: the lend area and the slot table (above). */
+  lending?: { lendArea: SharedArrayBuffer; slotTable: SharedArrayBuffer };
 }

@@ -9,6 +9,7 @@ import type { ConnectorConfig } from "../config/types";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_INDEX, METHOD_NAMES, REFUSED_COMMANDS, subscriberModeRefused } from "./commands";
 import { SyncClientClosedError, facadeTimeout, makeErrorReviver } from "./errors";
+import { DELEGATE, FastLane } from "./fastLane";
 import {
   BATCH_MULTI,
   BATCH_PIPELINE,
@@ -18,14 +19,17 @@ import {
   CTL_REQ_SEQ,
   CTL_SLOTS,
   CTL_WORKER_GONE,
+  LEND_SLOTS,
   OP_BATCH,
   OP_CLOSE,
   OP_COMMAND,
+  OP_LEARN,
   READY_SEQ,
   REPLY_AREA_BYTES,
   REPLY_IN_PORT_BYTES,
   REPLY_IN_SHARED,
   REQUEST_AREA_BYTES,
+  SLOT_COUNT,
   STATUS_THROW,
   type BatchEntry,
   type ReplyMessage,
@@ -46,6 +50,18 @@ const CLOSE_BOUND_MS = 2000;
 
 const WORKER_FILE = path.join(__dirname, "worker.js");
 
+/** How the sync client runs its calls. */
+export interface SyncClientOptions {
+  /**
+   * Run commands and pipelines on the calling thread, on the sockets the worker lends it
+   * (default true; README.md, "Fast lane"). false: every call goes through the worker thread.
+   */
+  fastLane?: boolean;
+}
+
+/** Bound on telling the worker about MOVED replies the fast lane saw. */
+const LEARN_BOUND_MS = 1000;
+
 /** The request/reply channel to one worker. One request in flight at a time. */
 class WorkerChannel {
   private readonly control = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
@@ -57,10 +73,14 @@ class WorkerChannel {
   private readonly port: MessagePort;
   private readonly worker: Worker;
   private readonly commandBoundMs: number;
+  private readonly commandTimeoutMs: number;
+  private readonly fast: FastLane | undefined;
   private seq = READY_SEQ;
   closed = false;
+  /** Calls the fast lane answered (tests and the bench read it). */
+  fastLaneCalls = 0;
 
-  constructor(config: ConnectorConfig) {
+  constructor(config: ConnectorConfig, options: SyncClientOptions) {
     if (!existsSync(WORKER_FILE)) {
       throw new Error(
         `The sync Redis client needs its compiled worker (${WORKER_FILE} is missing). ` +
@@ -70,6 +90,7 @@ class WorkerChannel {
     }
     this.reader = new Reader(this.replyBuffer, makeErrorReviver(config.commandTimeoutMs));
     this.commandBoundMs = config.commandTimeoutMs + SYNC_TIMEOUT_MARGIN_MS;
+    this.commandTimeoutMs = config.commandTimeoutMs;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const init: WorkerInit = {
@@ -79,6 +100,14 @@ class WorkerChannel {
       replyArea: this.replyArea,
       port: port2,
     };
+    // TLS: the bytes on the fd are encrypted. scaleReads other than master: ioredis sends reads to replicas.
+    const laneFits = !config.tls && (config.topology === "standalone" || config.cluster.scaleReads === "master");
+    if (options.fastLane !== false && laneFits) {
+      const lendArea = new SharedArrayBuffer(LEND_SLOTS * 4);
+      const slotTable = new SharedArrayBuffer(SLOT_COUNT * 2);
+      init.lending = { lendArea, slotTable };
+      this.fast = new FastLane(config, new Int32Array(lendArea), new Int16Array(slotTable));
+    }
     this.worker = new Worker(WORKER_FILE, {
       workerData: init,
       transferList: [port2],
@@ -101,6 +130,22 @@ class WorkerChannel {
   }
 
   command(method: number, args: unknown[]): unknown {
+    let bound = this.commandBoundMs;
+    if (this.fast?.active && this.isOpen()) {
+      const start = performance.now();
+      let value: unknown;
+      try {
+        value = this.fast.command(method, args, start + this.commandTimeoutMs);
+      } catch (error) {
+        this.fastLaneCalls++; // answered by the lane: a reply error or its timeout
+        throw error;
+      }
+      if (value !== DELEGATE) {
+        this.fastLaneCalls++;
+        return value;
+      }
+      bound = Math.max(1, start + this.commandBoundMs - performance.now());
+    }
     const seq = this.begin();
     const w = this.writer;
     try {
@@ -118,10 +163,45 @@ class WorkerChannel {
     }
     // call("GET", ...) times out as GET, not CALL.
     const what = method < 2 && typeof args[0] === "string" ? args[0].toUpperCase() : method;
-    return this.awaitReply(seq, what, this.commandBoundMs);
+    return this.awaitReply(seq, what, bound);
   }
 
   batch(kind: number, entries: BatchEntry[]): unknown {
+    if (kind === BATCH_PIPELINE && this.fast?.active && this.isOpen()) {
+      const start = performance.now();
+      const outcome = this.fast.pipeline(entries, start + this.commandTimeoutMs);
+      if (outcome !== DELEGATE) {
+        this.fastLaneCalls++;
+        const bound = Math.max(1, start + this.commandBoundMs - performance.now());
+        const results = Array.isArray(outcome)
+          ? outcome
+          : [...outcome.done, ...(this.workerBatch(kind, outcome.rest, bound) as BatchReply)];
+        const moved = FastLane.movedIn(results);
+        // Within the call's own bound: the worker is told only if time is left.
+        const left = start + this.commandBoundMs - performance.now();
+        if (moved.length > 0 && left >= 1) this.learn(moved, Math.min(LEARN_BOUND_MS, left));
+        return results;
+      }
+      return this.workerBatch(kind, entries, Math.max(1, start + this.commandBoundMs - performance.now()));
+    }
+    return this.workerBatch(kind, entries, this.commandBoundMs);
+  }
+
+  /** Tells the worker's cluster client the new slot owners from MOVED replies; best effort, bounded. */
+  private learn(moved: string[], boundMs: number): void {
+    try {
+      const seq = this.begin();
+      this.writer.reset();
+      this.writer.u8(OP_LEARN);
+      this.writer.array(moved);
+      this.sendShared(seq);
+      this.awaitReply(seq, "slot map update", boundMs);
+    } catch {
+      // The periodic slot refresh and the next redirection learn it too.
+    }
+  }
+
+  private workerBatch(kind: number, entries: BatchEntry[], bound: number): unknown {
     const seq = this.begin();
     const write = (x: Writer): void => {
       x.u8(OP_BATCH);
@@ -135,7 +215,7 @@ class WorkerChannel {
     } catch (e) {
       this.sendFallback(e, seq, { op: OP_BATCH, kind, entries }, write);
     }
-    return this.awaitReply(seq, kind === BATCH_MULTI ? "MULTI batch" : "pipeline", this.commandBoundMs);
+    return this.awaitReply(seq, kind === BATCH_MULTI ? "MULTI batch" : "pipeline", bound);
   }
 
   /** QUIT (bounded), then end the worker. Never throws. */
@@ -157,11 +237,19 @@ class WorkerChannel {
 
   private end(): void {
     this.closed = true;
+    this.fast?.release();
     this.port.close();
     this.worker.terminate().catch(() => undefined);
   }
 
+  /** Open and its worker alive (a worker that stopped took its sockets with it). */
+  private isOpen(): boolean {
+    return !this.closed && Atomics.load(this.control, CTL_WORKER_GONE) === 0;
+  }
+
   private begin(): number {
+    // The worker takes every lent socket back before it runs a request.
+    this.fast?.release();
     if (this.closed) throw new SyncClientClosedError("The sync Redis client is closed; create a new one.");
     if (Atomics.load(this.control, CTL_WORKER_GONE) !== 0) {
       this.end();
@@ -207,6 +295,8 @@ class WorkerChannel {
         current = Atomics.load(control, CTL_REPLY_SEQ);
       } while (current !== seq);
     }
+    // The answer came with the sockets the worker lends until the next request.
+    this.fast?.adopt();
     const kind = Atomics.load(control, CTL_REPLY_KIND);
     const status = Atomics.load(control, CTL_REPLY_STATUS);
     let value: unknown;
@@ -267,9 +357,9 @@ class SyncClient {
   readonly channel: WorkerChannel;
   readonly topology: ConnectorConfig["topology"];
 
-  constructor(config: ConnectorConfig) {
+  constructor(config: ConnectorConfig, options: SyncClientOptions) {
     this.topology = config.topology;
-    this.channel = new WorkerChannel(config);
+    this.channel = new WorkerChannel(config, options);
   }
 
   get closed(): boolean {
@@ -389,10 +479,10 @@ for (const refused of REFUSED_COMMANDS) {
  * Call close() when done. Forgetting it does not keep the process alive: the worker
  * is unref'd and ends with the process (without sending QUIT).
  */
-export function createSyncClient(config: ConnectorConfig): SyncRedisClient {
+export function createSyncClient(config: ConnectorConfig, options: SyncClientOptions = {}): SyncRedisClient {
   checkBounds(config);
   try {
-    return new SyncClient(config) as unknown as SyncRedisClient;
+    return new SyncClient(config, options) as unknown as SyncRedisClient;
   } catch (error) {
     throw withCallerStack(error, createSyncClient);
   }

@@ -9,9 +9,11 @@ import type { Cluster } from "ioredis";
 import { clientTarget, createAsyncClient, lastConnectionError } from "../client/asyncClient";
 import { connectionFailureText, isFinalStartupError } from "../client/connectionErrors";
 import { scheduleDiagnosis } from "../client/diagnose";
+import { learnSlotOwnersFromMovedMessages, natMappedHostKey } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_NAMES } from "./commands";
 import { SyncClientClosedError, SyncConnectError } from "./errors";
+import { SocketLender } from "./socketLending";
 import {
   BATCH_MULTI,
   CTL_REPLY_KIND,
@@ -22,6 +24,7 @@ import {
   OP_BATCH,
   OP_CLOSE,
   OP_COMMAND,
+  OP_LEARN,
   READY_SEQ,
   REPLY_AREA_BYTES,
   REPLY_IN_PORT_BYTES,
@@ -54,6 +57,18 @@ let lastError: Error | undefined;
 
 const client: Redis | Cluster = createAsyncClient(config);
 const methods = client as unknown as MethodTable;
+/** Fast lane on: idle sockets are lent to the caller with each answer (socketLending.ts). */
+const lender =
+  init.lending === undefined
+    ? undefined
+    : new SocketLender(
+        client,
+        new Int32Array(init.lending.lendArea),
+        new Int16Array(init.lending.slotTable),
+        config.topology === "standalone",
+      );
+/** Set once closing starts: nothing is lent any more. */
+let closing = false;
 
 // The client's own record: secret-free, and an AUTH refusal is not replaced by the NOAUTH after it.
 // A Cluster reports each node's trouble as "node error"; the auth failure of a node is the useful one.
@@ -98,7 +113,9 @@ function failStartup(): void {
 }
 
 function shutDown(): void {
+  closing = true;
   Atomics.store(control, CTL_WORKER_GONE, 1);
+  lender?.reclaim();
   client.disconnect();
   port.close();
 }
@@ -108,6 +125,8 @@ port.on("message", (msg: RequestMessage) => {
 });
 
 function handleMessage(msg: RequestMessage): void {
+  // Every request starts with the sockets back in ioredis's hands (the caller lent them back).
+  lender?.reclaim();
   let seq: number;
   let request: Request;
   try {
@@ -156,6 +175,7 @@ function readRequest(r: Reader): Request {
     return { op, kind, entries };
   }
   if (op === OP_CLOSE) return { op };
+  if (op === OP_LEARN) return { op, moved: r.value() as string[] };
   throw new Error(`sync client protocol: unknown request op ${op}`);
 }
 
@@ -172,7 +192,13 @@ function run(seq: number, request: Request): void {
         Batch;
       for (const [method, args] of request.entries) batch[METHOD_NAMES[method]](...args);
       pending = batch.exec();
+    } else if (request.op === OP_LEARN) {
+      if (config.topology === "cluster") {
+        learnSlotOwnersFromMovedMessages(client as Cluster, request.moved, natMappedHostKey(config.cluster.natMap));
+      }
+      pending = Promise.resolve(true);
     } else {
+      closing = true;
       pending = quit();
     }
   } catch (e) {
@@ -240,10 +266,23 @@ function answer(seq: number, status: number, value: unknown): void {
     }
   }
   answeredSeq = seq;
+  lendSockets(status);
   Atomics.store(control, CTL_REPLY_KIND, kind);
   Atomics.store(control, CTL_REPLY_STATUS, status);
   Atomics.store(control, CTL_REPLY_SEQ, seq);
   Atomics.notify(control, CTL_REPLY_SEQ);
+}
+
+/** Before an answer: lend the idle connections, unless the client is stopping or failed to start. */
+function lendSockets(status: number): void {
+  if (lender === undefined || closing || Atomics.load(control, CTL_WORKER_GONE) !== 0) return;
+  if (answeredSeq === READY_SEQ && status === STATUS_THROW) return;
+  try {
+    lender.lend();
+  } catch {
+    // Nothing lent: every call takes the worker path.
+    lender.reclaim();
+  }
 }
 
 // A bug here must not leave the caller blocked until its timeout: say so, then stop.
