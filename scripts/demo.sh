@@ -22,7 +22,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ "$STACK_UP" -eq 1 ]; then
     step "tearing down the local stack"
-    timeout 60 npx --no-install ts-node --transpile-only infra/local/cli.ts down --state-dir "$WORK_DIR/state" \
+    timeout 60 npx --no-install redis-local down --state-dir "$WORK_DIR/state" \
       || printf 'demo: teardown reported a problem (see above)\n' >&2
   fi
   [ -n "$WORK_DIR" ] && rm -rf "$WORK_DIR"
@@ -39,19 +39,19 @@ bash scripts/ensure-redis.sh
 printf 'node %s, %s\n' "$(node --version)" "$(redis-server --version | cut -d' ' -f1-3)"
 bash scripts/ensure-node-modules.sh
 
-step "building the connector"
+step "building the packages"
 npm run build --silent
 
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/redis-demo.XXXXXX")"
 chmod 700 "$WORK_DIR"
 OUTPUTS="$WORK_DIR/outputs.json"
 
-step "starting the local stack (standalone + 3 masters / 3 replicas on 127.0.0.1)"
+step "starting the local stack with redis-local (@redis-on-docker/local): standalone + 3 masters / 3 replicas on 127.0.0.1"
 STACK_UP=1
-timeout 120 npx --no-install ts-node --transpile-only infra/local/cli.ts up \
+timeout 120 npx --no-install redis-local up \
   --state-dir "$WORK_DIR/state" --outputs "$OUTPUTS"
 
-step "outputs document -> REDIS_* env lines (redis-connector env)"
+step "outputs document -> REDIS_* env lines (redis-connector env, from @redis-on-docker/connector)"
 ENV_LINES="$(node connector/dist/cli.js env --file "$OUTPUTS" --format shell --include-secrets)"
 printf '%s\n' "$ENV_LINES" | sed -E "s/^(export REDIS_PASSWORD=).*/\1'<redacted>'/"
 
