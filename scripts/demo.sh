@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on one machine: local Redis (standalone + 6-node cluster) up ->
 # the connector's CLI turns the outputs document into REDIS_* env lines -> the examples app
-# runs the four modes and prints what it read -> everything torn down (also on failure or Ctrl-C).
+# runs the four modes and prints what it read -> what the Pulumi component declares (under
+# Pulumi's mocks) -> everything torn down (also on failure or Ctrl-C).
 #
 # Installs what it lacks: redis-server/redis-tools (Debian, apt-get) and node_modules (npm ci).
 # The password stays out of argv and off disk except the runner's 0600 outputs file in a
@@ -63,3 +64,6 @@ step "running the examples app (examples/src/main.ts) with only those env lines"
   eval "$ENV_LINES"
   exec timeout 120 npm run --silent start -w examples
 )
+
+step "the same topology in a Pulumi program: new RedisOnDocker(...) from @redis-on-docker/pulumi on its own docker.Provider (Pulumi's mocks: no Pulumi CLI or Docker needed)"
+timeout 60 npm run --silent pulumi-preview -w examples

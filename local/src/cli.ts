@@ -147,7 +147,10 @@ async function main(argv: string[]): Promise<number> {
         removeStateFiles(stateDir, stateFile);
       }
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-      const stack = await startLocalStack(options);
+      const stack = await startLocalStack(options).catch((error: unknown) => {
+        removeStateFiles(stateDir, stateFile); // a failed `up` leaves no empty state dir behind
+        throw error;
+      });
       fs.writeFileSync(stateFile, JSON.stringify(stack.record(), null, 2) + "\n", { mode: 0o600 });
       const { standalone, cluster } = stack.outputs;
       process.stdout.write(

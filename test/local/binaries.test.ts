@@ -88,6 +88,7 @@ describe("local package: finding redis-server and redis-cli", function () {
     const up = await runCli(["up", "--state-dir", path.join(dir, "state")], { PATH: dir });
     expect(up.code, up.stderr).to.equal(1);
     expect(up.stderr).to.include("redis-server not found on PATH").and.to.include("brew install redis");
+    expect(fs.existsSync(path.join(dir, "state")), "no state dir left by the failed up").to.equal(false);
     const help = await runCli(["--help"], { PATH: dir });
     expect(help.code).to.equal(0);
     expect(help.stdout).to.match(/^Usage: redis-local <up\|down\|status>/).and.to.include("REDIS_SERVER_BIN").and.to.include("REDIS_CLI_BIN");
