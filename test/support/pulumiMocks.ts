@@ -12,6 +12,8 @@ export interface RegisteredResource {
   name: string;
   custom: boolean;
   parentUrn: string;
+  /** Whether one of its aliases says "it used to have no parent" (sat at the stack root). */
+  aliasedFromRoot: boolean;
   /** Provider reference (`<provider urn>::<provider id>`) the engine would use; "" for the default provider. */
   provider: string;
   /** Inputs as the engine receives them; secrets are `{ [specialSigKey]: specialSecretSig, value }`. */
@@ -37,6 +39,7 @@ export interface RegisterRequestLike {
   getCustom(): boolean;
   getParent(): string;
   getProvider(): string;
+  getAliasesList(): Array<{ getSpec?(): { getNoparent(): boolean } | undefined }>;
   getDependenciesList(): string[];
   getObject(): unknown;
   getRetainondelete(): boolean | undefined;
@@ -95,6 +98,7 @@ export async function runMocked<T>(
           custom: req.getCustom(),
           parentUrn: req.getParent(),
           provider: req.getProvider(),
+          aliasedFromRoot: req.getAliasesList().some((alias) => alias.getSpec?.()?.getNoparent() === true),
           dependencies: req.getDependenciesList(),
           retainOnDelete: req.getRetainondelete() === true,
           deleteBeforeReplace: req.getDeletebeforereplace(),
