@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { StackOutputs } from "@redis-on-docker/connector";
-import { startLocalStack, type LocalStack } from "../infra/local/runner";
+import { startLocalStack, type LocalStack } from "@redis-on-docker/local";
 import { benchClients } from "./clientBench";
 import type { RoundsOptions } from "./measure";
 import { killRedisBenchmarks } from "./redisBenchmark";

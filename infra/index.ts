@@ -1,6 +1,7 @@
 /**
- * Pulumi entry point (Pulumi.yaml `main: infra/`). Each field of the outputs contract is a
- * top-level stack output, so `pulumi stack output --json --show-secrets` is the outputs document.
+ * Pulumi entry point (Pulumi.yaml `main: infra/`), a thin user of `@redis-on-docker/pulumi`.
+ * Each field of the outputs contract is a top-level stack output, so
+ * `pulumi stack output --json --show-secrets` is the outputs document.
  */
 import { defineRedisStack, readStackSettings } from "./program";
 

@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ConnectorClient } from "@redis-on-docker/connector";
-import { parseInfo, probeRedis } from "../../infra/local/redisProbe";
+import { parseInfo, probeRedis } from "../../local/src/redisProbe";
 import { useLocalStack } from "../support/localStack";
 import { SHORT_BOUNDS, SLACK_MS, TIMEOUT_MS } from "./support/bounds";
 import { asBehaviourClient, closeClient, modeConfig, openClient } from "./support/modes";

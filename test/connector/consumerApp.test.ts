@@ -6,52 +6,21 @@
  * Then: no rendering of config, clients (cluster nodes too) or connection errors holds the
  * password; the tarball is what a package should be; the README's snippet runs and exits.
  *
- * npm install may use the registry for the connector's dependencies, but prefers the cache
- * that `npm ci` filled (--prefer-offline); every step is bounded. The temp dir is removed.
+ * Packing and installing: test/support/packedPackages.ts. The temp dir is removed.
  */
 import { expect } from "chai";
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { useLocalStack } from "../support/localStack";
 import { processesIn } from "../reliability/support/boundedRun";
+import { describeRun, installIntoApp, packWorkspace, REPO, run } from "../support/packedPackages";
 
-const REPO = path.resolve(__dirname, "../..");
-const CONNECTOR_DIR = path.join(REPO, "connector");
 const TSC = path.join(REPO, "node_modules/typescript/bin/tsc");
 const FIXTURE = path.join(__dirname, "consumerApp/app.ts");
 /** Spaces, a double quote and non-ASCII: the env file has to carry it intact. */
 const PASSWORD = `consumer Pw "dq" ü✓ ${"x"}`;
 const WRONG_PASSWORD = "consumer-wrong-password";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  elapsedMs: number;
-  timedOut: boolean;
-}
-
-/** Runs a command (bounded, killed with SIGKILL at the bound), never rejecting. */
-function run(command: string, args: string[], options: { cwd: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      { cwd: options.cwd, timeout: options.timeoutMs, killSignal: "SIGKILL", encoding: "utf8", maxBuffer: 32 * 1024 * 1024, env: options.env ?? process.env },
-      (error, stdout, stderr) => {
-        const elapsedMs = Date.now() - started;
-        const timedOut = error !== null && (error as { killed?: boolean }).killed === true;
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-        resolve({ code, stdout, stderr, elapsedMs, timedOut });
-      },
-    );
-  });
-}
-
-const describeRun = (r: Run): string => `exit ${r.code}${r.timedOut ? " (killed at its bound)" : ""}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-3000)}`;
 
 /** The first ```ts block after the README's "## Using the connector" heading, verbatim. */
 function readmeSnippet(): string {
@@ -82,10 +51,9 @@ describe("consumer: the packed connector in a strict TypeScript app outside the 
     this.timeout(300_000);
     work = fs.mkdtempSync(path.join(os.tmpdir(), "connector-consumer-"));
     expect(path.relative(REPO, work).startsWith(".."), "the app is outside the repo").to.equal(true);
-    const packed = await run("npm", ["pack", "--json", "--pack-destination", work], { cwd: CONNECTOR_DIR, timeoutMs: 120_000 });
-    expect(packed.code, describeRun(packed)).to.equal(0);
-    const jsonStart = packed.stdout.indexOf("[");
-    tarball = path.join(work, (JSON.parse(packed.stdout.slice(jsonStart)) as Array<{ filename: string }>)[0].filename);
+    // The connector depends on the outputs contract's package: an outsider installs both from the registry.
+    const contract = await packWorkspace("outputs", work);
+    tarball = await packWorkspace("connector", work);
     const tar = await run("tar", ["-tvzf", tarball], { cwd: work, timeoutMs: 30_000 });
     expect(tar.code, describeRun(tar)).to.equal(0);
     for (const line of tar.stdout.trim().split("\n")) listing.set(line.split(/\s+/).slice(5).join(" "), line);
@@ -94,13 +62,8 @@ describe("consumer: the packed connector in a strict TypeScript app outside the 
     expect(extract.code, describeRun(extract)).to.equal(0);
 
     app = path.join(work, "app");
+    await installIntoApp(app, "consumer-app", [contract, tarball]);
     fs.mkdirSync(path.join(app, "src"), { recursive: true });
-    fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "consumer-app", version: "1.0.0", private: true, license: "MIT" }, null, 2));
-    const install = await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball], {
-      cwd: app,
-      timeoutMs: 180_000,
-    });
-    expect(install.code, describeRun(install)).to.equal(0);
   });
 
   after(function () {

@@ -19,7 +19,7 @@ import {
   type ConnectorConfig,
   type DeepPartial,
 } from "@redis-on-docker/connector";
-import { findFreePorts } from "../../infra/local/freePorts";
+import { findFreePorts } from "../../local/src/freePorts";
 import { useLocalStack } from "../support/localStack";
 import { ForwarderGroup } from "./support/forwarder";
 import { OwnRedisServer } from "./support/ownRedis";

@@ -13,7 +13,7 @@ import {
   type ConnectorConfig,
   type DeepPartial,
 } from "@redis-on-docker/connector";
-import { findFreePorts } from "../../infra/local/freePorts";
+import { findFreePorts } from "../../local/src/freePorts";
 import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";
 import { SHORT_BOUNDS, SLACK_MS, TIMEOUT_MS } from "./support/bounds";

@@ -19,7 +19,7 @@ import {
   type BatchReply,
   type SyncRedisClient,
 } from "@redis-on-docker/connector";
-import { findFreePorts } from "../../infra/local/freePorts";
+import { findFreePorts } from "../../local/src/freePorts";
 import { OwnRedisServer } from "./support/ownRedis";
 
 const PASSWORD = "sync-facade-test-pw";

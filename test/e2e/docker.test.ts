@@ -17,7 +17,7 @@ import { expect } from "chai";
 import Redis, { Cluster } from "ioredis";
 import { createClient, loadConfig, waitUntilReady, type StackOutputs } from "@redis-on-docker/connector";
 import { defineRedisStack } from "../../infra/program";
-import { validateStackSettings, type StackSettings } from "../../infra/settings";
+import { validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
 import { agreedView } from "../support/clusterAgreement";
 import { CONTAINER_TYPE, NETWORK_TYPE, VOLUME_TYPE, DockerReplay, sweepLeftovers, type ContainerInspect } from "./replay/applyToDocker";
 import { readStackConfigFile } from "./replay/ciStackConfig";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { defineRedisStack } from "../../infra/program";
-import { validateStackSettings } from "../../infra/settings";
+import { validateStackSettings } from "@redis-on-docker/topology";
 import { CONTAINER_TYPE, SCANNER_MAX_LINE_BYTES, applyWaves, goDurationToNs, providerContainerLogs, validateRecordedResources } from "./replay/applyToDocker";
 import { tarOneFile } from "./replay/dockerEngine";
 import { recordProgram, type RecordedResource } from "./replay/recordProgram";

@@ -8,8 +8,8 @@ import {
   BOOTSTRAP_SCRIPT_PATH,
   CONTAINER_CONFIG_PATH,
   planTopology,
-} from "../../infra/plan";
-import { SettingError, parseIpv4Cidr, validateStackSettings, type StackSettings } from "../../infra/settings";
+} from "@redis-on-docker/topology";
+import { SettingError, parseIpv4Cidr, validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
 import { readStackConfigFile } from "../e2e/replay/ciStackConfig";
 import {
   isSecretEnvelope,
@@ -21,7 +21,7 @@ import {
   type ExtraState,
   type MockedRun,
   type RegisteredResource,
-} from "./support/pulumiMocks";
+} from "../support/pulumiMocks";
 
 const PASSWORD = "prog pw \"7731\" ünï";
 const CONTAINER = "docker:index/container:Container";
@@ -85,7 +85,9 @@ describe("Pulumi program (mocks)", function () {
       expect(count("redis-on-docker:index:RedisClusterNodes")).to.equal(1);
       expect(count("redis-on-docker:index:RedisClusterBootstrap")).to.equal(1);
       expect(count("docker:index/volume:Volume")).to.equal(7);
-      expect(run.resources).to.have.length(27);
+      // The stack is one RedisOnDocker component (@redis-on-docker/pulumi) holding all of the above.
+      expect(count("redis-on-docker:index:RedisOnDocker")).to.equal(1);
+      expect(run.resources).to.have.length(28);
       for (const c of containers(run.resources)) {
         expect(c.inputs.name, "Docker name = resource name").to.equal(c.name);
         expect(c.parentUrn, `${c.name} sits in a component`).to.match(/redis-on-docker:index:/);

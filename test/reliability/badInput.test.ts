@@ -12,10 +12,10 @@
 import { expect } from "chai";
 import path from "node:path";
 import { readStackSettings } from "../../infra/program";
-import { SettingError } from "../../infra/settings";
-import { runMocked } from "../infra/support/pulumiMocks";
-import { startLocalStack, type LocalStack } from "../../infra/local/runner";
-import { probeRedis } from "../../infra/local/redisProbe";
+import { SettingError } from "@redis-on-docker/topology";
+import { runMocked } from "../support/pulumiMocks";
+import { startLocalStack, type LocalStack } from "@redis-on-docker/local";
+import { probeRedis } from "../../local/src/redisProbe";
 import { withNode } from "./support/clusterProbe";
 import { runBounded, type BoundedResult } from "./support/boundedRun";
 import { startOwnRedis, type OwnRedis } from "./support/ownRedis";

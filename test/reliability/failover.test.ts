@@ -22,7 +22,7 @@
 import { expect } from "chai";
 import { inspect } from "node:util";
 import Redis, { Cluster } from "ioredis";
-import { startLocalStack, type LocalStack } from "../../infra/local/runner";
+import { startLocalStack, type LocalStack } from "@redis-on-docker/local";
 import { clusterNodes, keysOnEveryMaster, sleep, waitFor, withNode, type ClusterNodeInfo } from "./support/clusterProbe";
 import { asyncKeyValue } from "./support/keyValue";
 import { NatEmulation } from "./support/natEmulation";

@@ -23,8 +23,8 @@ import {
   type ConnectorConfig,
 } from "@redis-on-docker/connector";
 import { defineRedisStack, readStackSettings, type RedisStackExports } from "../../infra/program";
-import { SettingError, validateStackSettings } from "../../infra/settings";
-import { nonSecretStrings, runMocked, valueOf, type ExtraState } from "../infra/support/pulumiMocks";
+import { SettingError, validateStackSettings } from "@redis-on-docker/topology";
+import { nonSecretStrings, runMocked, valueOf, type ExtraState } from "../support/pulumiMocks";
 import { useLocalStack } from "../support/localStack";
 import { withNode } from "./support/clusterProbe";
 import { runBounded } from "./support/boundedRun";
@@ -35,7 +35,7 @@ import { SyncLoadProcess } from "./support/syncLoad";
 const PASSWORD = `sec-Kq3Lm "dq" 'sq' Pässwört ✓`;
 const WRONG_PASSWORD = `wrong-Vb7Np "x" ü`;
 const CLI = path.resolve(__dirname, "../../connector/dist/cli.js");
-const LOCAL_CLI = path.resolve(__dirname, "../../infra/local/cli.ts");
+const LOCAL_CLI = path.resolve(__dirname, "../../local/dist/cli.js");
 
 /** Lines of `ps -eo args` (every process on the machine) that hold `secret`. */
 function argvLinesHolding(secret: string): string[] {

@@ -10,7 +10,7 @@
  */
 import { expect } from "chai";
 import Redis, { type Cluster } from "ioredis";
-import { startLocalStack, type LocalStack } from "../../infra/local/runner";
+import { startLocalStack, type LocalStack } from "@redis-on-docker/local";
 import { sleep, waitFor } from "./support/clusterProbe";
 import { asyncKeyValue } from "./support/keyValue";
 import { COMMAND_TIMEOUT_MS, CONNECT_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "./support/stackClients";

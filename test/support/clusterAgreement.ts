@@ -3,7 +3,7 @@
  * CLUSTER NODES (independently of the bootstrap script's own check, which it tests).
  */
 import type { Endpoint } from "@redis-on-docker/connector";
-import { probeRedis } from "../../infra/local/redisProbe";
+import { probeRedis } from "../../local/src/redisProbe";
 import { parseClusterNodes, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
 
 const BAD_FLAGS = ["handshake", "fail?", "fail", "noaddr"];

@@ -4,9 +4,9 @@
  * cover Ctrl-C). Set LOCAL_STACK_LOG=1 to see the runner's progress lines.
  */
 import { execFile } from "node:child_process";
-import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../infra/local/runner";
+import { startLocalStack, type LocalStack, type LocalStackOptions } from "@redis-on-docker/local";
 
-export type { LocalStack, LocalStackOptions } from "../../infra/local/runner";
+export type { LocalStack, LocalStackOptions } from "@redis-on-docker/local";
 
 /** Bound on starting the stack in `before` (a 6-node cluster takes ~2.5 s on a quiet machine). */
 const START_TIMEOUT_MS = 60_000;

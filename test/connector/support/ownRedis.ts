@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Redis from "ioredis";
-import { findFreePorts } from "../../../infra/local/freePorts";
+import { findFreePorts } from "../../../local/src/freePorts";
 
 export class OwnRedisServer {
   private constructor(

@@ -5,7 +5,7 @@
  * i.e. what `pulumi up` orders its steps by). Also resolves the program's exports.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { mockImageId, valueOf, waitForRegistrations, withTimeout, type RegisterRequestLike } from "../../infra/support/pulumiMocks";
+import { mockImageId, valueOf, waitForRegistrations, withTimeout, type RegisterRequestLike } from "../../support/pulumiMocks";
 
 /** A plain JSON-like value: what the replay gets after unwrapping secrets. */
 export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue };

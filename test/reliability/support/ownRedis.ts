@@ -7,10 +7,10 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { quoteConfigArgument } from "../../../infra/redisConf";
-import { registerExitCleanup } from "../../../infra/local/exitCleanup";
-import { findFreePorts } from "../../../infra/local/freePorts";
-import { processStartTime } from "../../../infra/local/processControl";
+import { quoteConfigArgument } from "@redis-on-docker/topology";
+import { registerExitCleanup } from "../../../local/src/exitCleanup";
+import { findFreePorts } from "../../../local/src/freePorts";
+import { processStartTime } from "../../../local/src/processControl";
 import { sleep, waitFor, withNode } from "./clusterProbe";
 
 export interface OwnRedis {

@@ -1,0 +1,310 @@
+/**
+ * The local runner: realises `planTopology` as redis-server processes on 127.0.0.1 (one
+ * standalone, N cluster nodes on free ports), forms the cluster with the same bootstrap
+ * script as the Docker job, and writes the outputs document. No Docker, no Pulumi.
+ *
+ * Secrets: the password lives only in 0600 files inside a 0700 temp dir (node configs,
+ * the bootstrap's password file) and in the 0600 outputs file; it is on no command line.
+ */
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import util from "node:util";
+import type { Endpoint, StackOutputs } from "@redis-on-docker/outputs";
+import {
+  planTopology,
+  renderBootstrapScript,
+  validateStackSettings,
+  type Persistence,
+  type StackSettings,
+} from "@redis-on-docker/topology";
+import { registerExitCleanup } from "./exitCleanup";
+import { LOCAL_HOST, LocalRedisNode, startLocalNodes, writePrivateFile, type LocalNode } from "./localNodes";
+import { findRedisBinaries, type RedisBinaries } from "./redisBinaries";
+import {
+  localRedisVersion,
+  processStartTime,
+  sleep,
+  terminateProcesses,
+  type ProcessIdentity,
+} from "./processControl";
+import { parseInfo, probeRedis } from "./redisProbe";
+import {
+  reapAbandonedStacks,
+  STACK_DIR_PREFIX,
+  STACK_RECORD_FILE,
+  STOP_GRACE_MS,
+  type LocalStackRecord,
+} from "./stackRecord";
+
+export type { LocalNode } from "./localNodes";
+export type { LocalStackRecord } from "./stackRecord";
+
+export interface LocalStackOptions {
+  /** Password of every node; default a generated one, `""` for servers without a password. */
+  password?: string;
+  /** Cluster nodes (masters + replicas); default 6. */
+  clusterNodes?: number;
+  /** Default 1. */
+  replicasPerMaster?: number;
+  /** `cluster-node-timeout`; default 2000 ms (masters turn ok, and fail over, sooner than with the stack's 5000). */
+  nodeTimeoutMs?: number;
+  /** Default `none`. */
+  persistence?: Persistence;
+  /** Bound on the cluster bootstrap; default 30 s. */
+  bootstrapTimeoutSec?: number;
+  /** Where to write the outputs document; default `<dir>/outputs.json`. Removed by `stop()`. */
+  outputsFile?: string;
+  /** Progress lines (what starts, what it waits for, ready in N ms). */
+  log?: (line: string) => void;
+  /**
+   * Let the processes outlive this process (the CLI's `up`): own process group, no exit
+   * hooks. Default false: they are killed and the dir removed when this process ends.
+   */
+  detached?: boolean;
+}
+
+export interface LocalStack {
+  /** The outputs document (same contract as `pulumi stack output --json --show-secrets`). */
+  readonly outputs: StackOutputs;
+  readonly outputsFile: string;
+  /** Private temp dir holding configs, data and logs. */
+  readonly dir: string;
+  /** Standalone first, then cluster nodes in creation order (masters first). */
+  readonly nodes: readonly LocalNode[];
+  /** From the call to every node reporting `cluster_state:ok`. */
+  readonly readyMs: number;
+  /** Kills every process (SIGTERM, then SIGKILL) and removes the dir and outputs file. Idempotent. */
+  stop(): Promise<void>;
+  /** Signals one node (default SIGKILL) and waits until it is gone; for failover tests. */
+  killNode(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a node again on the same port with the same config and data, so it rejoins. */
+  restartNode(name: string): Promise<void>;
+  /** What another process (the CLI's `down`) needs to stop this stack. */
+  record(): LocalStackRecord;
+}
+
+const DEFAULT_NODE_TIMEOUT_MS = 2000;
+const DEFAULT_BOOTSTRAP_TIMEOUT_SEC = 30;
+
+/** Starts the stack; on any failure, everything started so far is torn down before it rejects. */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const startedAt = Date.now();
+  const log = options.log ?? ((): void => undefined);
+  const detached = options.detached ?? false;
+  const password = options.password ?? crypto.randomBytes(18).toString("base64url");
+
+  const settings = validateStackSettings(
+    {
+      clusterNodes: options.clusterNodes ?? 6,
+      replicasPerMaster: options.replicasPerMaster ?? 1,
+      nodeTimeoutMs: options.nodeTimeoutMs ?? DEFAULT_NODE_TIMEOUT_MS,
+      persistence: options.persistence ?? "none",
+      bootstrapTimeoutSec: options.bootstrapTimeoutSec ?? DEFAULT_BOOTSTRAP_TIMEOUT_SEC,
+      ...(password === "" ? { allowNoPassword: true } : { password }),
+    },
+    "local runner options",
+  );
+  const plan = planTopology(settings);
+  // Before anything starts: a missing binary is an install hint, not a half-started stack.
+  const binaries = findRedisBinaries();
+  const redisVersion = localRedisVersion(binaries.server);
+  if (!detached) await reapAbandonedStacks(log);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), STACK_DIR_PREFIX));
+  fs.chmodSync(dir, 0o700);
+  const outputsFile = path.resolve(options.outputsFile ?? path.join(dir, "outputs.json"));
+  // Pids are saved as soon as they exist, for `down` and for reaping after a crash.
+  const onProcessStarted = (): void => saveRecord();
+  const nodes = [plan.standalone, ...plan.clusterNodes].map(
+    (n) => new LocalRedisNode(n, { dir, password, detached, onProcessStarted }),
+  );
+  const createdAt = new Date().toISOString();
+  const owner: ProcessIdentity = { pid: process.pid, startTime: processStartTime(process.pid) ?? "" };
+  const identities = (): ProcessIdentity[] =>
+    nodes.flatMap((n) => {
+      const id = n.identity();
+      return id ? [id] : [];
+    });
+  const record = (): LocalStackRecord => ({
+    version: 1,
+    dir,
+    outputsFile,
+    detached,
+    owner,
+    createdAt,
+    nodes: nodes.flatMap((n) => {
+      const id = n.identity();
+      return id ? [{ name: n.name, role: n.role, port: n.port, configPath: n.configPath, ...id }] : [];
+    }),
+  });
+  function saveRecord(): void {
+    writePrivateFile(path.join(dir, STACK_RECORD_FILE), JSON.stringify(record(), null, 2) + "\n");
+  }
+  const unregister = registerExitCleanup({
+    processes: identities,
+    paths: () => [dir, outputsFile],
+  });
+  saveRecord();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const began = Date.now();
+      const stuck = await terminateProcesses(identities(), STOP_GRACE_MS);
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+      fs.rmSync(outputsFile, { force: true });
+      unregister();
+      if (stuck.length > 0) throw new Error(`could not stop redis-server pid(s) ${stuck.map((p) => p.pid).join(", ")}`);
+      log(`stopped ${nodes.length} redis-server processes and removed ${dir} in ${Date.now() - began} ms`);
+    })();
+    return stopping;
+  };
+
+  try {
+    log(`starting ${nodes.length} redis-server ${redisVersion} processes in ${dir}`);
+    await startLocalNodes(nodes, log);
+    log(`all ${nodes.length} processes answer; forming the cluster`);
+
+    const seeds: Endpoint[] = nodes.slice(1).map((n) => ({ host: LOCAL_HOST, port: n.port }));
+    await runBootstrap(dir, binaries, password, seeds, settings, log);
+    await verifyClusterOk(seeds, password);
+
+    const standalone = nodes[0];
+    const outputs: StackOutputs = {
+      schemaVersion: 1,
+      redisImage: `local:${binaries.server}`,
+      redisVersion,
+      passwordRequired: password !== "",
+      password,
+      standalone: { host: LOCAL_HOST, port: standalone.port, internalHost: LOCAL_HOST, internalPort: standalone.port },
+      cluster: {
+        seeds,
+        internalSeeds: seeds.map((s) => ({ ...s })),
+        natMap: {}, // the nodes announce 127.0.0.1, which the host reaches directly
+        replicasPerMaster: settings.replicasPerMaster,
+      },
+    };
+    fs.mkdirSync(path.dirname(outputsFile), { recursive: true });
+    writePrivateFile(outputsFile, JSON.stringify(outputs, null, 2) + "\n");
+    if (detached) unregister();
+    const readyMs = Date.now() - startedAt;
+    log(`ready in ${readyMs} ms: standalone ${LOCAL_HOST}:${standalone.port}, cluster seeds ${seeds.map((s) => `${s.host}:${s.port}`).join(" ")}`);
+
+    const findNode = (name: string): LocalRedisNode => {
+      const node = nodes.find((n) => n.name === name);
+      if (!node) throw new Error(`no node named ${JSON.stringify(name)}; nodes are ${nodes.map((n) => n.name).join(", ")}`);
+      return node;
+    };
+    // The outputs document holds the password: printing the stack must not show it.
+    const inspect = (): string =>
+      `LocalStack { dir: ${dir}, outputsFile: ${outputsFile}, nodes: ${nodes.map((n) => `${n.name}@${n.port}`).join(" ")}, readyMs: ${readyMs} }`;
+    const stack: LocalStack = {
+      outputs,
+      outputsFile,
+      dir,
+      nodes,
+      readyMs,
+      stop,
+      record,
+      async killNode(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+        const node = findNode(name);
+        const identity = node.identity();
+        if (!identity || !node.running()) throw new Error(`${name} is not running`);
+        process.kill(identity.pid, signal);
+        const until = Date.now() + 15_000;
+        while (node.running()) {
+          if (Date.now() > until) throw new Error(`${name} (pid ${identity.pid}) still running 15 s after ${signal}`);
+          await sleep(20);
+        }
+        log(`${name} (pid ${identity.pid}) stopped by ${signal}`);
+      },
+      async restartNode(name: string): Promise<void> {
+        const node = findNode(name);
+        if (stopping) throw new Error(`cannot restart ${name}: the stack is stopped`);
+        if (node.running()) await terminateProcesses([node.identity() as ProcessIdentity], STOP_GRACE_MS);
+        await node.start();
+        log(`${name} restarted on ${LOCAL_HOST}:${node.port} (pid ${node.pid})`);
+      },
+    };
+    return Object.assign(stack, { [util.inspect.custom]: inspect });
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Runs the rendered bootstrap script with `sh`, streaming its lines to `log`. */
+async function runBootstrap(
+  dir: string,
+  binaries: RedisBinaries,
+  password: string,
+  seeds: Endpoint[],
+  settings: Pick<StackSettings, "replicasPerMaster" | "bootstrapTimeoutSec" | "nodeTimeoutMs">,
+  log: (line: string) => void,
+): Promise<void> {
+  const timeoutSec = settings.bootstrapTimeoutSec;
+  const passwordFile = path.join(dir, "password");
+  if (password !== "") writePrivateFile(passwordFile, password);
+  const scriptPath = path.join(dir, "bootstrap.sh");
+  writePrivateFile(scriptPath, renderBootstrapScript({
+    nodes: seeds,
+    replicasPerMaster: settings.replicasPerMaster,
+    timeoutSec,
+    passwordFile,
+    nodeTimeoutMs: settings.nodeTimeoutMs,
+  }));
+
+  // The script calls `redis-cli` by name: put the resolved one first on its PATH.
+  const binDir = path.join(dir, "bin");
+  fs.mkdirSync(binDir, { recursive: true, mode: 0o700 });
+  fs.symlinkSync(binaries.cli, path.join(binDir, "redis-cli"));
+  const searchPath = [binDir, process.env.PATH ?? ""].join(path.delimiter);
+  const child = spawn("sh", [scriptPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { PATH: searchPath } });
+  const errors: string[] = [];
+  // redis-cli reports its own errors ([ERR] ...) on stdout: keep the last lines for the message.
+  const recent: string[] = [];
+  // redis-cli colours its --cluster output even when it is not on a terminal.
+  const plain = (line: string): string => line.replace(/\x1b\[[0-9;]*m/g, "");
+  readline.createInterface({ input: child.stdout }).on("line", (line) => {
+    recent.push(plain(line));
+    if (recent.length > 5) recent.shift();
+    log(`  ${plain(line)}`);
+  });
+  readline.createInterface({ input: child.stderr }).on("line", (line) => {
+    errors.push(plain(line));
+    log(`  ${plain(line)}`);
+  });
+  // The script bounds itself; this is the backstop should it hang anyway.
+  const backstop = setTimeout(() => child.kill("SIGKILL"), (timeoutSec + 10) * 1000);
+  const result = await new Promise<string>((resolve) => {
+    child.once("error", (error) => resolve(`could not run sh: ${error.message}`));
+    child.once("close", (code, signal) => resolve(code === 0 ? "" : signal ? `killed by ${signal}` : `exit code ${String(code)}`));
+  });
+  clearTimeout(backstop);
+  if (result !== "") {
+    throw new Error(
+      `cluster bootstrap failed (${result}): ${errors.join(" | ") || "no message"}` +
+        (recent.length > 0 ? `; last output: ${recent.join(" | ")}` : ""),
+    );
+  }
+}
+
+/** Independent check after the script: every node reports `cluster_state:ok` and knows them all. */
+async function verifyClusterOk(seeds: Endpoint[], password: string): Promise<void> {
+  const problems: string[] = [];
+  await Promise.all(
+    seeds.map(async (seed) => {
+      const info = parseInfo(String(await probeRedis(seed.port, ["CLUSTER", "INFO"], { password, timeoutMs: 2000 })));
+      const state = info.get("cluster_state");
+      const known = info.get("cluster_known_nodes");
+      if (state !== "ok" || known !== String(seeds.length)) {
+        problems.push(`${seed.host}:${seed.port} cluster_state:${state} known_nodes:${known}`);
+      }
+    }),
+  );
+  if (problems.length > 0) throw new Error(`cluster not healthy after bootstrap: ${problems.join("; ")}`);
+}
