@@ -9,10 +9,12 @@ import net from "node:net";
 /** Redis Cluster's bus listens on the client port plus this offset. */
 export const CLUSTER_BUS_PORT_OFFSET = 10000;
 
-// Client ports are drawn below Linux's default ephemeral range (32768-60999) so outgoing
-// connections rarely sit on them; bus ports land in 20000-39999.
+// Client ports 10000-19999, so bus ports are 20000-29999: the two ranges never overlap (a
+// stack starting while another's node is down for a restart cannot take that node's client
+// port as its bus port), and both lie below the ephemeral ranges of Linux (32768-60999) and
+// macOS (49152-65535), so an outgoing connection cannot take a stopped node's port either.
 const LOWEST_PORT = 10000;
-const HIGHEST_PORT = 29999;
+const HIGHEST_PORT = 19999;
 const MAX_ATTEMPTS = 200;
 
 /** Whether `port` can be bound on `host` right now. */
