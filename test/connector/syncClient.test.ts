@@ -13,7 +13,6 @@ import {
   SyncConnectError,
   createAsyncClient,
   createSyncClient,
-  loadConfig,
   type ConnectorConfig,
   type DeepPartial,
   type BatchReply,
@@ -21,6 +20,7 @@ import {
 } from "@redis-on-docker/connector";
 import { findFreePorts } from "../../local/src/freePorts";
 import { OwnRedisServer } from "./support/ownRedis";
+import { standaloneSyncConfig } from "./support/syncConfig";
 
 const PASSWORD = "sync-facade-test-pw";
 /** Slack on top of the facade's own bound, for a loaded 2-core machine. */
@@ -28,18 +28,7 @@ const SLACK_MS = 1500;
 const MARGIN_MS = 500; // SYNC_TIMEOUT_MARGIN_MS
 
 function standaloneConfig(port: number, overrides: DeepPartial<ConnectorConfig> = {}): ConnectorConfig {
-  return loadConfig({
-    env: {},
-    overrides: {
-      topology: "standalone",
-      form: "sync",
-      password: PASSWORD,
-      connectTimeoutMs: 3000,
-      commandTimeoutMs: 1000,
-      ...overrides,
-      standalone: { host: "127.0.0.1", port, ...overrides.standalone },
-    },
-  });
+  return standaloneSyncConfig(port, PASSWORD, overrides);
 }
 
 /** Runs `fn`, returns what it threw and how long it took; fails the test if it returned. */

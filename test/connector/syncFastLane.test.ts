@@ -17,6 +17,7 @@ import {
 import { clusterNodes, masterOfSlot, sleep, waitFor, withNode, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
 import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";
+import { standaloneSyncConfig } from "./support/syncConfig";
 
 const PASSWORD = "fast-lane-test-pw";
 /** Slack on top of commandTimeoutMs for a loaded 2-core machine. */
@@ -28,18 +29,7 @@ function fastCalls(client: SyncRedisClient): number {
 }
 
 function standaloneConfig(port: number, overrides: DeepPartial<ConnectorConfig> = {}): ConnectorConfig {
-  return loadConfig({
-    env: {},
-    overrides: {
-      topology: "standalone",
-      form: "sync",
-      password: PASSWORD,
-      connectTimeoutMs: 3000,
-      commandTimeoutMs: 1000,
-      ...overrides,
-      standalone: { host: "127.0.0.1", port, ...overrides.standalone },
-    },
-  });
+  return standaloneSyncConfig(port, PASSWORD, overrides);
 }
 
 function timed<T>(fn: () => T): { value?: T; error?: Error; ms: number } {
