@@ -16,27 +16,38 @@ export type AnnouncedToHostKey = (announced: string) => string;
 
 const MOVED = /^MOVED (\d+) (\S+)$/;
 
-/** Every error in a pipeline's raw results: each command's, and those queued inside a MULTI. */
-function errorsIn(results: unknown): Error[] {
+/**
+ * The MOVED messages in a pipeline's `[error, result]` list: each command's error, and the
+ * errors inside a MULTI's EXEC result.
+ */
+export function movedMessagesIn(results: unknown): string[] {
   if (!Array.isArray(results)) return [];
-  const errors: Error[] = [];
+  const moved: string[] = [];
+  const note = (error: unknown): void => {
+    if (error instanceof Error && MOVED.test(error.message)) moved.push(error.message);
+  };
   for (const entry of results) {
     if (!Array.isArray(entry)) continue;
     const [error, value] = entry as [unknown, unknown];
-    if (error instanceof Error) errors.push(error);
-    if (Array.isArray(value)) for (const item of value) if (item instanceof Error) errors.push(item);
+    note(error);
+    if (Array.isArray(value)) value.forEach(note);
   }
-  return errors;
+  return moved;
 }
 
-function applyMoved(cluster: Cluster, errors: Error[], toHostKey: AnnouncedToHostKey): void {
+/**
+ * Points each MOVED message's slot at its new owner, the same update ioredis makes for a
+ * single command's MOVED (cluster/index.ts, Pipeline.ts), and starts one slot refresh for the
+ * rest of the map. Also used for the MOVED replies the sync client's fast lane saw in a
+ * pipeline it ran on a lent socket (ioredis never saw those results).
+ */
+export function learnSlotOwnersFromMovedMessages(cluster: Cluster, messages: readonly string[], toHostKey: AnnouncedToHostKey): void {
   let moved = false;
-  for (const error of errors) {
-    const match = MOVED.exec(error.message);
+  for (const message of messages) {
+    const match = MOVED.exec(message);
     if (!match) continue;
     const slot = Number(match[1]);
     const key = toHostKey(match[2]);
-    // The same update ioredis makes for a single command's MOVED (cluster/index.ts, Pipeline.ts).
     if (cluster.slots[slot]?.[0] !== key) {
       cluster.slots[slot] = [key];
       cluster._groupsBySlot[slot] = cluster._groupsIds[key];
@@ -45,14 +56,6 @@ function applyMoved(cluster: Cluster, errors: Error[], toHostKey: AnnouncedToHos
   }
   // One refresh per batch; ioredis coalesces it with one already running.
   if (moved) cluster.refreshSlotsCache();
-}
-
-/**
- * The same learning for MOVED replies the sync client's fast lane saw in a pipeline it ran
- * on a lent socket (ioredis never saw those results).
- */
-export function learnSlotOwnersFromMovedMessages(cluster: Cluster, messages: readonly string[], toHostKey: AnnouncedToHostKey): void {
-  applyMoved(cluster, messages.map((message) => new Error(message)), toHostKey);
 }
 
 /** `host:port` as ioredis keys its slot map, for an address a node announced, given the natMap. */
@@ -67,7 +70,7 @@ export function natMappedHostKey(natMap: Readonly<Record<string, { host: string;
 function watch(pipeline: unknown, cluster: Cluster, toHostKey: AnnouncedToHostKey): void {
   if (!(pipeline instanceof Pipeline)) return;
   pipeline.promise.then(
-    (results) => applyMoved(cluster, errorsIn(results), toHostKey),
+    (results) => learnSlotOwnersFromMovedMessages(cluster, movedMessagesIn(results), toHostKey),
     () => undefined, // the caller's exec() reports it
   );
 }

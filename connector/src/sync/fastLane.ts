@@ -61,7 +61,6 @@ const WORKER_ONLY: ReadonlySet<string> = new Set([
 
 /** Cluster errors ioredis answers by redirecting or retrying: the worker does that. */
 const CLUSTER_REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
-const MOVED = /^MOVED \d+ \S+$/;
 
 /** EAGAIN polls before the first sleep (measured: see BENCHMARKS.md, "Sync fast lane"). */
 const SPIN_POLLS = 20;
@@ -203,11 +202,6 @@ export class FastLane {
       results.push([timeoutError(commands[i], this.commandTimeoutMs)] as unknown as BatchReply[number]);
     }
     return results;
-  }
-
-  /** MOVED messages in pipeline results, for the worker to learn the new owners from. */
-  static movedIn(results: BatchReply): string[] {
-    return results.flatMap(([error]) => (error instanceof Error && MOVED.test(error.message) ? [error.message] : []));
   }
 
   private results(commands: Command[], replies: unknown[]): BatchReply {
@@ -359,16 +353,13 @@ function isAgain(error: unknown): boolean {
 }
 
 function toBytes(commands: Command[]): Buffer {
-  if (commands.length === 1) {
-    const w = commands[0].toWritable(undefined as never);
-    return typeof w === "string" ? Buffer.from(w) : w;
-  }
-  return Buffer.concat(
-    commands.map((c) => {
-      const w = c.toWritable(undefined as never);
-      return typeof w === "string" ? Buffer.from(w) : w;
-    }),
-  );
+  return commands.length === 1 ? commandBytes(commands[0]) : Buffer.concat(commands.map(commandBytes));
+}
+
+/** A command as ioredis writes it to the socket. */
+function commandBytes(command: Command): Buffer {
+  const w = command.toWritable(undefined as never);
+  return typeof w === "string" ? Buffer.from(w) : w;
 }
 
 function timeoutError(command: Command, commandTimeoutMs: number): CommandTimeoutError {

@@ -6,6 +6,7 @@ import { existsSync } from "fs";
 import * as path from "path";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "worker_threads";
 import type { ConnectorConfig } from "../config/types";
+import { movedMessagesIn } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_INDEX, METHOD_NAMES, REFUSED_COMMANDS, subscriberModeRefused } from "./commands";
 import { SyncClientClosedError, facadeTimeout, makeErrorReviver } from "./errors";
@@ -176,7 +177,7 @@ class WorkerChannel {
         const results = Array.isArray(outcome)
           ? outcome
           : [...outcome.done, ...(this.workerBatch(kind, outcome.rest, bound) as BatchReply)];
-        const moved = FastLane.movedIn(results);
+        const moved = movedMessagesIn(results);
         // Within the call's own bound: the worker is told only if time is left.
         const left = start + this.commandBoundMs - performance.now();
         if (moved.length > 0 && left >= 1) this.learn(moved, Math.min(LEARN_BOUND_MS, left));
