@@ -156,6 +156,11 @@ safe_lines() { tr -d '\\r' | sed "s/\${ESC}\\[[0-9;]*[A-Za-z]//g" | tr -cd '\\11
 # A replaced node whose old id still owns slots (its replica never took over) cannot be healed
 # without choosing which data to keep: that fails, naming the node and the manual step.
 
+# report_due: true once every 3 s of a wait (after last_report was set), for "still waiting" lines.
+report_due() {
+  [ $(( $(date +%s) - last_report )) -ge 3 ] || return 1
+  last_report=$(date +%s)
+}
 # cluster_nodes ADDR: that node's CLUSTER NODES without CRs.
 cluster_nodes() { bound_calls; rcli "$1" CLUSTER NODES | tr -d '\\r'; }
 # cluster_info_field ADDR FIELD: one field of CLUSTER INFO.
@@ -386,10 +391,7 @@ while :; do
     break
   fi
   expired && fail "cluster not ready within \${TIMEOUT_SEC}s ($READY of $NODE_COUNT nodes ready):$REPORT"
-  if [ $(( $(date +%s) - last_report )) -ge 3 ]; then
-    log "still waiting ($READY of $NODE_COUNT nodes ready):$REPORT"
-    last_report=$(date +%s)
-  fi
+  report_due && log "still waiting ($READY of $NODE_COUNT nodes ready):$REPORT"
   pause
 done
 
@@ -415,7 +417,7 @@ log "all $NODE_COUNT nodes report cluster_state:ok, every replica is in sync"
 #    node_view ADDRESS prints the node's CLUSTER NODES as one canonical line ("view <sorted
 #    id:role:slots-or-master ...>") or "problem <what is wrong>" and a readable summary.
 node_view() {
-  rcli "$1" CLUSTER NODES | tr -d '\r' | awk -v nodes="$NODE_COUNT" -v masters="$MASTERS" -v replicas="$REPLICAS" '
+  cluster_nodes "$1" | awk -v nodes="$NODE_COUNT" -v masters="$MASTERS" -v replicas="$REPLICAS" '
     NF >= 8 && $1 ~ /^[0-9a-f]+$/ {
       n++; id[n] = $1; addr[$1] = $2; sub(/@.*/, "", addr[$1])
       flags = "," $3 ","
@@ -457,7 +459,6 @@ node_view() {
 log "waiting until every node's CLUSTER NODES agrees on $MASTERS masters and their replicas"
 last_report=$(date +%s)
 while :; do
-  bound_calls
   AGREED=''; VIEWS=''; DIFFER=0
   for addr in $NODES; do
     view=$(node_view "$addr")
@@ -472,10 +473,7 @@ while :; do
   done
   [ "$DIFFER" -eq 0 ] && [ -n "$AGREED" ] && break
   expired && fail "the nodes did not agree on the cluster's masters and replicas within \${TIMEOUT_SEC}s:$VIEWS"
-  if [ $(( $(date +%s) - last_report )) -ge 3 ]; then
-    log "still waiting for every node to agree:$VIEWS"
-    last_report=$(date +%s)
-  fi
+  report_due && log "still waiting for every node to agree:$VIEWS"
   pause
 done
 if [ -n "$NODE_TIMEOUT_MS" ]; then

@@ -56,6 +56,8 @@ let answeredSeq = 0;
 let lastError: Error | undefined;
 
 const client: Redis | Cluster = createAsyncClient(config);
+/** For MOVED replies the fast lane saw: the slot map's `host:port` of an announced address. */
+const toHostKey = natMappedHostKey(config.cluster.natMap);
 const methods = client as unknown as MethodTable;
 /** Fast lane on: idle sockets are lent to the caller with each answer (socketLending.ts). */
 const lender =
@@ -194,7 +196,7 @@ function run(seq: number, request: Request): void {
       pending = batch.exec();
     } else if (request.op === OP_LEARN) {
       if (config.topology === "cluster") {
-        learnSlotOwnersFromMovedMessages(client as Cluster, request.moved, natMappedHostKey(config.cluster.natMap));
+        learnSlotOwnersFromMovedMessages(client as Cluster, request.moved, toHostKey);
       }
       pending = Promise.resolve(true);
     } else {
