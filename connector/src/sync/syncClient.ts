@@ -4,6 +4,7 @@
  */
 import { existsSync } from "fs";
 import * as path from "path";
+import { inspect } from "util";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "worker_threads";
 import type { ConnectorConfig } from "../config/types";
 import { movedMessagesIn } from "../client/pipelineRedirects";
@@ -365,6 +366,19 @@ class SyncClient {
 
   get closed(): boolean {
     return this.channel.closed;
+  }
+
+  /**
+   * Printed or serialized (console.log, JSON loggers), the client shows what it is, never its
+   * channel: the worker's start data holds the config, the shared request area the last
+   * request's bytes (AUTH's arguments too), and its buffers run to megabytes.
+   */
+  toJSON(): { client: "SyncRedisClient"; topology: ConnectorConfig["topology"]; closed: boolean } {
+    return { client: "SyncRedisClient", topology: this.topology, closed: this.closed };
+  }
+
+  [inspect.custom](): string {
+    return `SyncRedisClient { topology: ${JSON.stringify(this.topology)}, closed: ${String(this.closed)} }`;
   }
 
   pipeline(commands?: BatchCommand[]): SyncBatch {
