@@ -4,6 +4,7 @@
  * is on, a TLS server when TLS is off, and a peer that is not Redis at all.
  */
 import { connect as netConnect, type Socket } from "node:net";
+import { formatEndpoint } from "../config/formats";
 import type { Endpoint } from "../stackOutputs";
 
 /** An inline PING: every Redis version answers it (with PONG, or NOAUTH when a password is required). */
@@ -22,7 +23,7 @@ function printable(bytes: Buffer): string {
  * reachable Redis that speaks what the client speaks (nothing to add).
  */
 export function diagnoseEndpoint(endpoint: Endpoint, tls: boolean, timeoutMs: number): Promise<string | undefined> {
-  const where = endpoint.host.includes(":") ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+  const where = formatEndpoint(endpoint);
   const tlsFix = "set REDIS_TLS=true if the server expects TLS";
   return new Promise((resolve) => {
     const socket: Socket = netConnect({ host: endpoint.host, port: endpoint.port });
