@@ -23,6 +23,7 @@ export {
   createSyncClient,
   SyncConnectError,
   SyncClientClosedError,
+  WatchLostError,
   type SyncRedisClient,
   type SyncClientOptions,
   type SyncBatch,

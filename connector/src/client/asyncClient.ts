@@ -9,9 +9,13 @@ import { formatEndpoint } from "../config/formats";
 import type { ConnectorConfig } from "../config/types";
 import type { Endpoint } from "../stackOutputs";
 import { translateCommandErrors } from "./commandErrors";
+import { abortUnfulfilledOnClose } from "./ioredisInternals";
 import { isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
 import { learnSlotOwnersFromPipelines, natMappedHostKey } from "./pipelineRedirects";
 import { hideClientSecrets, scrubError } from "./secrets";
+
+// redis-errors ships no types; AbortError is the class ioredis aborts commands with.
+const { AbortError } = require("redis-errors") as { AbortError: new (message: string) => Error };
 
 /** The async client for a topology: ioredis's own types. */
 export type AsyncClient = Redis | Cluster;
@@ -34,6 +38,9 @@ function nodeOptions(config: ConnectorConfig): RedisOptions {
     maxRetriesPerRequest: config.maxRetriesPerRequest,
     // CLIENT SETINFO exists only since Redis 7.2: older servers (5.0.4 is the target) answer every connection with an error.
     disableClientInfo: true,
+    // At most once: a command written before the connection dropped may have run; ioredis
+    // would send it again after the reconnect. It fails instead (abortUnfulfilledOnClose).
+    autoResendUnfulfilledCommands: false,
   };
 }
 
@@ -103,7 +110,7 @@ function recordConnectionErrors(client: AsyncClient, config: ConnectorConfig): v
 }
 
 function createStandalone(config: ConnectorConfig): Redis {
-  return new Redis({
+  const client = new Redis({
     ...nodeOptions(config),
     host: config.standalone.host,
     port: config.standalone.port,
@@ -111,6 +118,18 @@ function createStandalone(config: ConnectorConfig): Redis {
     keyPrefix: config.keyPrefix === "" ? undefined : config.keyPrefix,
     enableOfflineQueue: true,
     retryStrategy: (attempt: number) => reconnectDelayMs(attempt, config.reconnectMaxDelayMs),
+  });
+  // Cluster nodes need no hook: their connections do not reconnect, ioredis fails what they held.
+  abortUnfulfilledOnClose(client, connectionClosedAbort);
+  return client;
+}
+
+/** What ioredis rejects an unanswered command of a closed connection with (AUTH's arguments left out). */
+function connectionClosedAbort(command: { name?: string; args?: unknown[] }): Error {
+  const name = command.name ?? "";
+  const hidden = /^(auth|hello)$/i.test(name);
+  return Object.assign(new AbortError("Command aborted due to connection close"), {
+    command: { name, args: hidden ? ["[redacted]"] : command.args },
   });
 }
 

@@ -43,3 +43,38 @@ export function subscriberModeRefused(command: string): Error {
       "pushes messages with no request to block on. Use the async client (form: async) for pub/sub.",
   );
 }
+
+/** `call` / `callBuffer`: the command name is their first argument. */
+export function isCallMethod(method: number): boolean {
+  return method < 2;
+}
+
+/**
+ * A command name given to `call()` or a batch as bytes is read as text, so it is refused
+ * or routed like the same name as a string (ioredis itself fails on it with a TypeError).
+ */
+export function commandNameText(command: unknown): unknown {
+  return Buffer.isBuffer(command) || command instanceof Uint8Array ? Buffer.from(command).toString("utf8") : command;
+}
+
+/**
+ * Commands a blocking client must not send: subscriber/monitor mode, and `CLIENT REPLY
+ * OFF|SKIP`, after which replies no longer match requests (every later call would get
+ * another call's reply). Throws the refusal, or returns.
+ */
+export function refuseUnservable(command: unknown, args: readonly unknown[]): void {
+  const name = commandNameText(command);
+  if (typeof name !== "string") return;
+  const lower = name.toLowerCase();
+  if (REFUSED_COMMANDS.has(lower)) throw subscriberModeRefused(name);
+  if (lower === "client" && args.length > 0 && String(commandNameText(args[0])).toLowerCase() === "reply") {
+    throw clientReplyRefused();
+  }
+}
+
+export function clientReplyRefused(): Error {
+  return new TypeError(
+    "The sync Redis client does not support CLIENT REPLY: with replies switched off or skipped, " +
+      "later calls would receive other calls' replies. Send commands whose replies you do not need as usual.",
+  );
+}

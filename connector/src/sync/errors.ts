@@ -3,8 +3,6 @@
  * boundary as data (codec.ts) into the same classes ioredis throws.
  */
 import { ReplyError } from "ioredis";
-import { MaxRetriesPerRequestError } from "ioredis/built/errors";
-import ClusterAllFailedError from "ioredis/built/errors/ClusterAllFailedError";
 import { CommandTimeoutError, IOREDIS_TIMEOUT_MESSAGE, commandTimeoutMessage } from "../errors";
 import type { EncodedError } from "./codec";
 
@@ -24,16 +22,44 @@ export class SyncClientClosedError extends Error {
   }
 }
 
+/**
+ * EXEC was not sent: the connection that held WATCH closed, and the transaction would have
+ * run unwatched on a new one. The transaction did not run; WATCH again and retry.
+ */
+export class WatchLostError extends Error {
+  override get name(): string {
+    return "WatchLostError";
+  }
+}
+
 // redis-errors ships no types; these are the classes ioredis's errors derive from.
 const redisErrors = require("redis-errors") as Record<
   "RedisError" | "ParserError" | "AbortError" | "InterruptError",
   new (message?: string) => Error
 >;
 
-const ERROR_CLASSES: ReadonlyMap<string, new (message?: string) => Error> = new Map<
-  string,
-  new (message?: string) => Error
->([
+type ErrorClass = new (message?: string) => Error;
+
+/**
+ * Error classes ioredis keeps in its own files (not exported from its entry point): loaded
+ * here if they are where ioredis ~5.11 has them; otherwise such errors keep their name and
+ * message on a plain Error (test/connector/syncInternals.test.ts pins the paths).
+ */
+export const IOREDIS_ERROR_FILES = {
+  MaxRetriesPerRequestError: "ioredis/built/errors/MaxRetriesPerRequestError",
+  ClusterAllFailedError: "ioredis/built/errors/ClusterAllFailedError",
+} as const;
+
+function ioredisErrorClass(name: keyof typeof IOREDIS_ERROR_FILES): [string, ErrorClass][] {
+  try {
+    const loaded = require(IOREDIS_ERROR_FILES[name]) as { default?: unknown };
+    return typeof loaded.default === "function" ? [[name, loaded.default as ErrorClass]] : [];
+  } catch {
+    return [];
+  }
+}
+
+const ERROR_CLASSES: ReadonlyMap<string, ErrorClass> = new Map<string, ErrorClass>([
   ["Error", Error],
   ["TypeError", TypeError],
   ["RangeError", RangeError],
@@ -43,10 +69,12 @@ const ERROR_CLASSES: ReadonlyMap<string, new (message?: string) => Error> = new 
   ["ParserError", redisErrors.ParserError],
   ["AbortError", redisErrors.AbortError],
   ["InterruptError", redisErrors.InterruptError],
-  ["MaxRetriesPerRequestError", MaxRetriesPerRequestError as unknown as new (message?: string) => Error],
-  ["ClusterAllFailedError", ClusterAllFailedError as unknown as new (message?: string) => Error],
+  ...ioredisErrorClass("MaxRetriesPerRequestError"),
+  ...ioredisErrorClass("ClusterAllFailedError"),
   ["CommandTimeoutError", CommandTimeoutError],
   ["SyncConnectError", SyncConnectError],
+  ["SyncClientClosedError", SyncClientClosedError],
+  ["WatchLostError", WatchLostError],
 ]);
 
 /**

@@ -3,49 +3,40 @@
  * worker lent (socketLending.ts), a command is encoded by ioredis's own Command, written
  * with `fs.writeSync` on the socket's fd, its reply read with `fs.readSync` (the fd is
  * non-blocking: EAGAIN is polled, first by spinning, then in short `Atomics.wait` sleeps,
- * never past the deadline), parsed by the parser ioredis uses (redis-parser, Buffers) and
- * converted by the Command's own `transformReply`. No thread hand-off per call.
+ * never past the deadline), parsed by the parser ioredis uses and converted by the Command's
+ * own `transformReply`. No thread hand-off per call.
  *
- * What needs an event loop or ioredis's state machine goes back to the worker (DELEGATE):
- * connection-state commands, cluster redirections (MOVED/ASK/TRYAGAIN/CLUSTERDOWN), a dead
- * connection, keyless or cross-slot cluster commands, anything the encoder refuses.
+ * The lane is an optimisation of the worker path, never another contract. What needs an
+ * event loop or ioredis's state machine goes back to the worker (DELEGATE), but only while
+ * no byte of the call has been written: once bytes may have reached the server, the call
+ * ends on the lane, and what did not get its reply fails with an error that says it may or
+ * may not have run (AbortError on a lost connection, CommandTimeoutError at the deadline),
+ * as ioredis itself answers. Nothing is ever sent twice.
  */
 import * as fs from "fs";
-import * as path from "path";
 import { exists as commandExists, hasFlag } from "@ioredis/commands";
-import type Command from "ioredis/built/Command";
-import Commander from "ioredis/built/utils/Commander";
+import { ReplyError } from "ioredis";
 import { translateCommandError } from "../client/commandErrors";
 import type { ConnectorConfig } from "../config/types";
 import { CommandTimeoutError, commandTimeoutMessage } from "../errors";
-import { METHOD_NAMES } from "./commands";
-import { LEND_COUNT, LEND_FD, LEND_POISONED, MAX_LANES, SLOT_COUNT, type BatchEntry } from "./protocol";
+import { METHOD_NAMES, isCallMethod } from "./commands";
+import { laneParts, type CommandConstructor, type LaneCommand, type LaneParts, type ReplyParser } from "./laneParts";
+import {
+  CTL_SLEEP,
+  LEND_COUNT,
+  LEND_FD,
+  LEND_MAP_STALE,
+  LEND_POISONED,
+  LEND_REFRESH_WANTED,
+  MAX_LANES,
+  SLOT_COUNT,
+  type BatchEntry,
+} from "./protocol";
 import type { BatchReply } from "./types";
 
-// The parser and slot hash ioredis itself loads (its own dependencies), not copies of them.
-const IOREDIS_DIR = path.dirname(require.resolve("ioredis"));
-interface ParserOptions {
-  returnBuffers: boolean;
-  stringNumbers: boolean;
-  returnReply(reply: unknown): void;
-  returnError(error: Error): void;
-  returnFatalError(error: Error): void;
-}
-type RedisParserClass = new (options: ParserOptions) => { execute(data: Buffer): void; reset(): void };
-const RedisParser = require(require.resolve("redis-parser", { paths: [IOREDIS_DIR] })) as RedisParserClass;
-const calculateSlot = require(require.resolve("cluster-key-slot", { paths: [IOREDIS_DIR] })) as (
-  key: string | Buffer,
-) => number;
-
-/** Returned when the worker must run the request. */
+/** Returned when the worker must run the request (nothing of it was written). */
 export const DELEGATE: unique symbol = Symbol("delegate");
 export type Delegate = typeof DELEGATE;
-
-/** A pipeline the lane could only partly serve: the replies it has, the rest for the worker. */
-export interface PartialBatch {
-  done: BatchReply;
-  rest: BatchEntry[];
-}
 
 /**
  * Commands that change or depend on connection state ioredis tracks (db, auth, client
@@ -59,7 +50,7 @@ const WORKER_ONLY: ReadonlySet<string> = new Set([
   "cluster", "debug", "replicaof", "slaveof", "failover",
 ]);
 
-/** Cluster errors ioredis answers by redirecting or retrying: the worker does that. */
+/** Cluster errors ioredis answers by redirecting or retrying (the command did not run): the worker does that. */
 const CLUSTER_REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
 /** EAGAIN polls before the first sleep (measured: see BENCHMARKS.md, "Sync fast lane"). */
@@ -67,50 +58,87 @@ const SPIN_POLLS = 20;
 /** Sleep between polls once spinning gave nothing, ms (Atomics.wait takes fractions). */
 const POLL_SLEEP_MS = 0.05;
 const READ_CHUNK = 64 * 1024;
+/** Commands encoded and written at a time, the deadline checked between (huge pipelines). */
+const WRITE_CHUNK = 1024;
 
-const TIMEOUT = 1;
-const DEAD = 2;
+// The slot hash ioredis uses (a dependency of this package at the version ioredis pins).
+const calculateSlot = require("cluster-key-slot") as (key: string | Buffer) => number;
+
+/** What ioredis rejects the unanswered commands of a lost connection with (event_handler.ts). */
+const ABORT_MESSAGE = "Command aborted due to connection close";
+const AbortError = (require("redis-errors") as { AbortError: new (message: string) => Error }).AbortError;
+
+/**
+ * How one exchange on a lent socket ended.
+ * - `answered`: every reply is in.
+ * - `not-sent`: not one byte of this call was written (the connection was found closed, or
+ *   the write failed at once): the worker may run it.
+ * - `timed-out`: the deadline passed with replies missing; the commands without a reply may or
+ *   may not have run.
+ * - `lost`: the connection closed or reset after bytes went out; the same uncertainty.
+ * - `gone`: the fd no longer names the lent socket (the worker thread died and closed it).
+ */
+type Exchange =
+  | { end: "answered"; replies: unknown[] }
+  | { end: "timed-out"; replies: unknown[] }
+  | { end: "lost"; replies: unknown[] }
+  | { end: "not-sent" }
+  | { end: "gone" };
+
+/** A read or write on the fd: bytes moved, or why none were. */
+const WOULD_BLOCK = -1;
+const CLOSED = -2;
+const PAST_DEADLINE = -3;
 
 interface Lane {
   fd: number;
-  parser: InstanceType<RedisParserClass>;
+  /** The socket's inode when the worker lent it: the fd must still name it. */
+  socketId: number;
+  parser: ReplyParser;
   /** Replies of commands the caller gave up on (timed out): read and dropped first. */
   stale: number;
-  /** A half-written command or a parser failure: never used again, the worker drops it. */
-  broken: boolean;
+  /** Not to be used again until the worker lends afresh. */
+  unusable: boolean;
+  /** The worker must close this connection (a half-written command or unread replies on it). */
+  poisoned: boolean;
   out: unknown[];
-}
-
-interface Outcome {
-  replies: unknown[];
-  end: 0 | typeof TIMEOUT | typeof DEAD;
-}
-
-/** ioredis's `generateFunction`s with a `sendCommand` that hands back the Command. */
-function commandEncoder(keyPrefix: string | undefined): Record<string, (...args: unknown[]) => Command> {
-  const encoder = Object.create(Commander.prototype) as Record<string, unknown>;
-  encoder.options = { keyPrefix, showFriendlyErrorStack: false, enableAutoPipelining: false };
-  encoder.sendCommand = (command: Command) => command;
-  return encoder as Record<string, (...args: unknown[]) => Command>;
 }
 
 export class FastLane {
   private lanes: Lane[] = [];
-  private readonly encoder: ReturnType<typeof commandEncoder>;
+  private readonly parts: LaneParts;
+  private readonly keyPrefix: string | undefined;
   private readonly standalone: boolean;
   private readonly commandTimeoutMs: number;
   private readonly readBuffer = Buffer.allocUnsafe(READ_CHUNK);
-  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-  /** Keeps only what it needs of `config` (never the password: apps may print the client). */
-  constructor(
+  /**
+   * Keeps only what it needs of `config` (never the password: apps may print the client).
+   * Use `FastLane.create`: the lane exists only when its parts load (laneParts.ts).
+   */
+  private constructor(
+    parts: LaneParts,
     config: ConnectorConfig,
     private readonly lendArea: Int32Array,
     private readonly slotTable: Int16Array,
+    private readonly socketIds: Float64Array,
+    private readonly control: Int32Array,
   ) {
-    this.encoder = commandEncoder(config.keyPrefix === "" ? undefined : config.keyPrefix);
+    this.parts = parts;
+    this.keyPrefix = config.keyPrefix === "" ? undefined : config.keyPrefix;
     this.standalone = config.topology === "standalone";
     this.commandTimeoutMs = config.commandTimeoutMs;
+  }
+
+  static create(
+    config: ConnectorConfig,
+    lendArea: Int32Array,
+    slotTable: Int16Array,
+    socketIds: Float64Array,
+    control: Int32Array,
+  ): FastLane | undefined {
+    const parts = laneParts();
+    return parts === null ? undefined : new FastLane(parts, config, lendArea, slotTable, socketIds, control);
   }
 
   get active(): boolean {
@@ -121,7 +149,7 @@ export class FastLane {
   adopt(): void {
     const count = Math.min(Atomics.load(this.lendArea, LEND_COUNT), MAX_LANES);
     const lanes: Lane[] = [];
-    for (let i = 0; i < count; i++) lanes.push(this.newLane(Atomics.load(this.lendArea, LEND_FD + i)));
+    for (let i = 0; i < count; i++) lanes.push(this.newLane(Atomics.load(this.lendArea, LEND_FD + i), this.socketIds[i]));
     this.lanes = lanes;
   }
 
@@ -129,21 +157,28 @@ export class FastLane {
   release(): void {
     const lanes = this.lanes;
     for (let i = 0; i < lanes.length; i++) {
-      const unusable = lanes[i].broken || lanes[i].stale > 0;
-      Atomics.store(this.lendArea, LEND_POISONED + i, unusable ? 1 : 0);
+      const poisoned = lanes[i].poisoned || lanes[i].stale > 0;
+      Atomics.store(this.lendArea, LEND_POISONED + i, poisoned ? 1 : 0);
     }
     this.lanes = [];
   }
 
-  private newLane(fd: number): Lane {
+  /** The worker is gone: its fds may already name other files. Forget them without a syscall. */
+  forget(): void {
+    this.lanes = [];
+  }
+
+  private newLane(fd: number, socketId: number): Lane {
     const lane: Lane = {
       fd,
+      socketId,
       stale: 0,
-      broken: false,
+      unusable: false,
+      poisoned: false,
       out: [],
-      parser: undefined as unknown as Lane["parser"],
+      parser: undefined as unknown as ReplyParser,
     };
-    lane.parser = new RedisParser({
+    lane.parser = new this.parts.Parser({
       returnBuffers: true,
       stringNumbers: false,
       returnReply: (reply) => {
@@ -155,7 +190,8 @@ export class FastLane {
         else lane.out.push(error);
       },
       returnFatalError: () => {
-        lane.broken = true;
+        lane.unusable = true;
+        lane.poisoned = true;
       },
     });
     return lane;
@@ -167,44 +203,54 @@ export class FastLane {
     if (command === undefined) return DELEGATE;
     const lane = this.route(command);
     if (lane === undefined) return DELEGATE;
-    const { replies, end } = this.exchange(lane, [command], deadline);
-    if (end === TIMEOUT) throw timeoutError(command, this.commandTimeoutMs);
-    if (end === DEAD) return DELEGATE;
-    const reply = replies[0];
+    const exchange = this.exchange(lane, [command], deadline);
+    if (exchange.end === "not-sent") return DELEGATE;
+    if (exchange.end === "gone") throw new LaneGoneError();
+    if (exchange.end === "timed-out") throw timeoutError(command, this.commandTimeoutMs);
+    if (exchange.end === "lost") throw abortError(command);
+    const reply = exchange.replies[0];
     if (reply instanceof Error) {
+      // MOVED/ASK/TRYAGAIN/CLUSTERDOWN: the server did not run it; ioredis redirects or retries.
       if (!this.standalone && CLUSTER_REDIRECT.test(reply.message)) return DELEGATE;
       throw this.commandError(reply, command);
     }
     return command.transformReply(reply as Buffer);
   }
 
-  /** A pipeline: its `[error, result]` list, DELEGATE, or a partial result and the rest. */
-  pipeline(entries: BatchEntry[], deadline: number): BatchReply | PartialBatch | Delegate {
+  /** A pipeline: its `[error, result]` list, or DELEGATE. */
+  pipeline(entries: BatchEntry[], deadline: number): BatchReply | Delegate {
     if (entries.length === 0) return DELEGATE;
-    const commands: Command[] = [];
+    const commands: LaneCommand[] = [];
     for (const [method, args] of entries) {
       const command = this.encode(method, args);
       if (command === undefined) return DELEGATE;
       commands.push(command);
+      // Building a huge pipeline can outlast its bound: then nothing of it is sent.
+      if ((commands.length & (WRITE_CHUNK - 1)) === 0 && performance.now() >= deadline) {
+        return commandsNotSent(entries.length, timeoutError(command, this.commandTimeoutMs));
+      }
     }
     const lane = this.routeBatch(commands);
     if (lane === undefined) return DELEGATE;
-    const { replies, end } = this.exchange(lane, commands, deadline);
-    if (end === DEAD) {
-      if (replies.length === 0) return DELEGATE;
-      return { done: this.results(commands, replies), rest: entries.slice(replies.length) };
-    }
-    if (!this.standalone && replies.some((r) => r instanceof Error && CLUSTER_REDIRECT.test(r.message))) {
-      if (wouldRetry(commands, replies)) return DELEGATE;
+    const exchange = this.exchange(lane, commands, deadline);
+    if (exchange.end === "not-sent") return DELEGATE;
+    if (exchange.end === "gone") throw new LaneGoneError();
+    const replies = exchange.replies;
+    if (exchange.end === "answered" && !this.standalone && replies.some(isRedirect) && wouldRetry(commands, replies)) {
+      // ioredis's own rule: every failure alike (the server ran none of those) and the rest read-only.
+      return DELEGATE;
     }
     const results = this.results(commands, replies);
-    for (let i = replies.length; i < commands.length; i++) {
-      results.push([timeoutError(commands[i], this.commandTimeoutMs)] as unknown as BatchReply[number]);
+    if (replies.length < commands.length) {
+      // One error object for the whole unanswered tail (huge pipelines stay within their bound).
+      const first = commands[replies.length];
+      const error = exchange.end === "lost" ? abortError(first) : timeoutError(first, this.commandTimeoutMs);
+      for (let i = replies.length; i < commands.length; i++) results.push([error] as unknown as BatchReply[number]);
     }
     return results;
   }
 
-  private results(commands: Command[], replies: unknown[]): BatchReply {
+  private results(commands: LaneCommand[], replies: unknown[]): BatchReply {
     const results: BatchReply = [];
     for (let i = 0; i < replies.length; i++) {
       const reply = replies[i];
@@ -222,45 +268,58 @@ export class FastLane {
     return results;
   }
 
-  private commandError(error: Error, command: Command): Error {
+  private commandError(error: Error, command: LaneCommand): Error {
+    // The class ioredis exports, whichever copy of redis-errors the parser loaded.
+    const reply = error instanceof ReplyError ? error : Object.assign(new ReplyError(error.message), { name: error.name });
     // What ioredis's DataHandler adds, then the connector's translation (commandErrors.ts).
-    (error as Error & { command?: unknown }).command = { name: command.name, args: command.args };
-    return translateCommandError(error, command.name, this.commandTimeoutMs, this.standalone);
+    (reply as Error & { command?: unknown }).command = { name: command.name, args: command.args };
+    return translateCommandError(reply as Error, command.name, this.commandTimeoutMs, this.standalone);
   }
 
-  private encode(method: number, args: unknown[]): Command | undefined {
-    const name = METHOD_NAMES[method];
-    if (method < 2 && typeof args[0] !== "string") return undefined;
-    let command: Command;
+  /** ioredis's own Command for a facade method (as its Commander builds it), or undefined for the worker. */
+  private encode(method: number, args: unknown[]): LaneCommand | undefined {
+    const methodName = METHOD_NAMES[method];
+    const buffer = methodName.endsWith("Buffer");
+    let name: string;
+    let commandArgs = args;
+    if (isCallMethod(method)) {
+      if (typeof args[0] !== "string") return undefined;
+      name = args[0];
+      commandArgs = args.slice(1);
+    } else {
+      name = buffer ? methodName.slice(0, -"Buffer".length) : methodName;
+    }
+    if (WORKER_ONLY.has(name.toLowerCase())) return undefined;
+    const CommandClass: CommandConstructor = this.parts.Command;
     try {
-      command = this.encoder[name](...args);
+      return new CommandClass(name, commandArgs, { keyPrefix: this.keyPrefix, replyEncoding: buffer ? null : "utf8" });
     } catch {
       return undefined; // the worker raises the same error ioredis does
     }
-    if (WORKER_ONLY.has(command.name.toLowerCase())) return undefined;
-    return command;
   }
 
-  private route(command: Command): Lane | undefined {
+  private route(command: LaneCommand): Lane | undefined {
     if (this.standalone) return usable(this.lanes[0]);
+    if (Atomics.load(this.lendArea, LEND_MAP_STALE) !== 0) return undefined;
     const slot = command.getSlot();
-    if (slot === null) return undefined;
+    if (slot === null || slot === undefined) return undefined;
     return usable(this.lanes[this.slotTable[slot]]);
   }
 
   /**
-   * ioredis sends a cluster pipeline to the owner of its keys' one slot (keyless commands
-   * such as WAIT go along); no key at all, or keys in two slots: the worker decides.
+   * ioredis sends a cluster pipeline to the owner of its keys (keyless commands such as
+   * WAIT go along); no key at all, or keys in two slots: the worker decides.
    */
-  private routeBatch(commands: Command[]): Lane | undefined {
+  private routeBatch(commands: LaneCommand[]): Lane | undefined {
     if (this.standalone) return usable(this.lanes[0]);
+    if (Atomics.load(this.lendArea, LEND_MAP_STALE) !== 0) return undefined;
     let slot: number | null = null;
     for (const command of commands) {
-      for (const key of command.getKeys()) {
-        const s = calculateSlot(key);
-        if (slot === null) slot = s;
-        else if (s !== slot) return undefined;
-      }
+      if (command.getKeys().length === 0) continue;
+      const s = command.getSlot();
+      if (slot === null) slot = s;
+      else if (s !== slot) return undefined;
+      if (command.getKeys().length > 1 && !sameSlot(command)) return undefined;
     }
     if (slot === null || slot >= SLOT_COUNT) return undefined;
     return usable(this.lanes[this.slotTable[slot]]);
@@ -268,43 +327,112 @@ export class FastLane {
 
   /**
    * Writes the commands and reads their replies (after dropping stale ones), all by the
-   * deadline. A timeout leaves the unread replies stale (dropped by the next exchange), or
-   * the lane broken if a command went out only in part.
+   * deadline. Whether the call may still go to the worker is decided before the first byte.
+   * Commands are encoded and written in chunks, the deadline checked between them: a huge
+   * pipeline stops being sent at its deadline instead of overrunning it.
    */
-  private exchange(lane: Lane, commands: Command[], deadline: number): Outcome {
+  private exchange(lane: Lane, commands: LaneCommand[], deadline: number): Exchange {
     lane.out = [];
-    const bytes = toBytes(commands);
     const limit = Error.stackTraceLimit;
     // EAGAIN arrives as a thrown Error: no stack to capture makes each poll cheap.
     Error.stackTraceLimit = 0;
     try {
-      const written = this.writeAll(lane.fd, bytes, deadline);
-      if (written !== bytes.length) {
-        if (written > 0) lane.broken = true;
-        return { replies: [], end: written === -DEAD || lane.broken ? DEAD : TIMEOUT };
+      if (!this.owns(lane)) return { end: "gone" };
+      // A connection closed while lent (server restart, CLIENT KILL, idle timeout) is found
+      // here, before anything is written: the worker reconnects and runs the call, as ioredis would.
+      if (!this.drainBeforeWrite(lane)) return { end: "not-sent" };
+      let sent = 0;
+      while (sent < commands.length) {
+        if (performance.now() >= deadline) return this.timedOut(lane, sent, false);
+        const chunk = commands.length <= WRITE_CHUNK ? commands : commands.slice(sent, sent + WRITE_CHUNK);
+        const bytes = toBytes(chunk);
+        const write = this.writeAll(lane.fd, bytes, deadline);
+        if (write.failed) {
+          lane.unusable = true;
+          // Not one byte of this call left: the worker may run it.
+          if (sent === 0 && write.written === 0) return { end: "not-sent" };
+          // The connection failed after part of the call went out.
+          lane.poisoned = true;
+          return { end: "lost", replies: lane.out };
+        }
+        if (write.written < bytes.length) {
+          // The deadline passed mid-write: the commands already in the kernel still reach the
+          // server; the half-written one leaves the connection unusable for anyone.
+          lane.poisoned = true;
+          return this.timedOut(lane, sent, true);
+        }
+        sent += chunk.length;
       }
       while (lane.out.length < commands.length) {
         const n = this.readSome(lane.fd, deadline);
-        if (n === -TIMEOUT) {
-          lane.stale += commands.length - lane.out.length;
-          return { replies: lane.out, end: TIMEOUT };
-        }
-        if (n === -DEAD) {
-          lane.broken = true;
-          return { replies: lane.out, end: DEAD };
+        if (n === PAST_DEADLINE) return this.timedOut(lane, sent, false);
+        if (n === CLOSED) {
+          lane.unusable = true;
+          lane.poisoned = true;
+          return { end: "lost", replies: lane.out };
         }
         // The parser keeps slices of what it is given (Buffer replies): give it its own copy.
         lane.parser.execute(Buffer.from(this.readBuffer.subarray(0, n)));
-        if (lane.broken) return { replies: lane.out, end: DEAD };
+        if (lane.unusable) return { end: "lost", replies: lane.out };
       }
-      return { replies: lane.out, end: 0 };
+      // The replies came from the fd: it must still have been the lent socket.
+      if (!this.owns(lane)) return { end: "gone" };
+      return { end: "answered", replies: lane.out };
     } finally {
       Error.stackTraceLimit = limit;
     }
   }
 
-  /** Bytes written (all of them), a partial count at the deadline, or -DEAD. */
-  private writeAll(fd: number, bytes: Buffer, deadline: number): number {
+  /**
+   * The deadline passed with `sent` commands written whole. Standalone: the socket stays in
+   * use (their late replies are dropped as they come), as ioredis keeps its connection.
+   * Cluster: the node may be hung or cut off while its replica takes over, so its slots go
+   * to the worker from now on (it follows the failover), and the worker refreshes its slot map.
+   */
+  private timedOut(lane: Lane, sent: number, halfWritten: boolean): Exchange {
+    lane.stale += sent - lane.out.length;
+    if (halfWritten) lane.unusable = true;
+    if (!this.standalone) {
+      lane.unusable = true;
+      Atomics.store(this.lendArea, LEND_REFRESH_WANTED, 1);
+    }
+    return { end: "timed-out", replies: lane.out };
+  }
+
+  /** Whether the fd still names the socket the worker lent (it closes lent fds only when it dies). */
+  private owns(lane: Lane): boolean {
+    try {
+      const stat = fs.fstatSync(lane.fd);
+      return stat.isSocket() && stat.ino === lane.socketId;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Reads what is already there (late replies of timed-out calls) without waiting; false if
+   * the connection turned out closed, or holds a reply nobody asked for.
+   */
+  private drainBeforeWrite(lane: Lane): boolean {
+    for (;;) {
+      const n = this.readOnce(lane.fd);
+      if (n === WOULD_BLOCK) return lane.out.length === 0 && !lane.unusable;
+      if (n === CLOSED) {
+        lane.unusable = true;
+        lane.poisoned = true;
+        return false;
+      }
+      lane.parser.execute(Buffer.from(this.readBuffer.subarray(0, n)));
+      if (lane.out.length > 0 || lane.unusable) {
+        lane.unusable = true;
+        lane.poisoned = true;
+        return false;
+      }
+    }
+  }
+
+  /** Writes `bytes` until done, the deadline, or an error (`failed`); `written` says how far it got. */
+  private writeAll(fd: number, bytes: Buffer, deadline: number): { written: number; failed: boolean } {
     let offset = 0;
     let polls = 0;
     while (offset < bytes.length) {
@@ -312,24 +440,30 @@ export class FastLane {
         offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
         continue;
       } catch (error) {
-        if (!isAgain(error)) return offset > 0 ? offset : -DEAD;
+        if (!isAgain(error)) return { written: offset, failed: true };
       }
-      if (!this.pause(++polls, deadline)) return offset;
+      if (!this.pause(++polls, deadline)) break;
     }
-    return offset;
+    return { written: offset, failed: false };
   }
 
-  /** Bytes read into readBuffer, or -TIMEOUT / -DEAD (EOF, reset). */
+  /** Bytes read into readBuffer, or PAST_DEADLINE / CLOSED (EOF, reset). */
   private readSome(fd: number, deadline: number): number {
     let polls = 0;
     for (;;) {
-      try {
-        const n = fs.readSync(fd, this.readBuffer, 0, READ_CHUNK, null);
-        return n > 0 ? n : -DEAD;
-      } catch (error) {
-        if (!isAgain(error)) return -DEAD;
-      }
-      if (!this.pause(++polls, deadline)) return -TIMEOUT;
+      const n = this.readOnce(fd);
+      if (n !== WOULD_BLOCK) return n;
+      if (!this.pause(++polls, deadline)) return PAST_DEADLINE;
+    }
+  }
+
+  /** One non-blocking read: bytes, WOULD_BLOCK, or CLOSED. */
+  private readOnce(fd: number): number {
+    try {
+      const n = fs.readSync(fd, this.readBuffer, 0, READ_CHUNK, null);
+      return n > 0 ? n : CLOSED;
+    } catch (error) {
+      return isAgain(error) ? WOULD_BLOCK : CLOSED;
     }
   }
 
@@ -338,13 +472,38 @@ export class FastLane {
     if (polls < SPIN_POLLS) return true;
     const left = deadline - performance.now();
     if (left <= 0) return false;
-    Atomics.wait(this.sleeper, 0, 0, Math.min(POLL_SLEEP_MS, left));
+    Atomics.wait(this.control, CTL_SLEEP, 0, Math.min(POLL_SLEEP_MS, left));
     return true;
   }
 }
 
+/** Thrown by the lane when a lent fd no longer names its socket: the worker thread died. */
+export class LaneGoneError extends Error {
+  constructor() {
+    super("the sync client's worker thread stopped and closed its connections");
+  }
+}
+
+function commandsNotSent(count: number, error: Error): BatchReply {
+  return Array.from({ length: count }, () => [error] as unknown as BatchReply[number]);
+}
+
 function usable(lane: Lane | undefined): Lane | undefined {
-  return lane === undefined || lane.broken ? undefined : lane;
+  return lane === undefined || lane.unusable ? undefined : lane;
+}
+
+/** Every key of a multi-key command in one slot (ioredis routes by the first; the server would answer CROSSSLOT). */
+function sameSlot(command: LaneCommand): boolean {
+  const keys = command.getKeys();
+  const first = calculateSlot(keys[0]);
+  for (let i = 1; i < keys.length; i++) {
+    if (calculateSlot(keys[i]) !== first) return false;
+  }
+  return true;
+}
+
+function isRedirect(reply: unknown): boolean {
+  return reply instanceof Error && CLUSTER_REDIRECT.test(reply.message);
 }
 
 function isAgain(error: unknown): boolean {
@@ -352,26 +511,30 @@ function isAgain(error: unknown): boolean {
   return code === "EAGAIN" || code === "EWOULDBLOCK";
 }
 
-function toBytes(commands: Command[]): Buffer {
+function toBytes(commands: LaneCommand[]): Buffer {
   return commands.length === 1 ? commandBytes(commands[0]) : Buffer.concat(commands.map(commandBytes));
 }
 
 /** A command as ioredis writes it to the socket. */
-function commandBytes(command: Command): Buffer {
-  const w = command.toWritable(undefined as never);
+function commandBytes(command: LaneCommand): Buffer {
+  const w = command.toWritable({});
   return typeof w === "string" ? Buffer.from(w) : w;
 }
 
-function timeoutError(command: Command, commandTimeoutMs: number): CommandTimeoutError {
+function timeoutError(command: LaneCommand, commandTimeoutMs: number): CommandTimeoutError {
   const error = new CommandTimeoutError(commandTimeoutMessage(command.name, commandTimeoutMs));
   return Object.assign(error, { command: { name: command.name } });
+}
+
+function abortError(command: LaneCommand): Error {
+  return Object.assign(new AbortError(ABORT_MESSAGE), { command: { name: command.name, args: command.args } });
 }
 
 /**
  * ioredis's own rule (Pipeline.fillResult): a cluster pipeline is sent again, after the
  * redirection, when every failed command failed alike and every other one is read-only.
  */
-function wouldRetry(commands: Command[], replies: unknown[]): boolean {
+function wouldRetry(commands: LaneCommand[], replies: unknown[]): boolean {
   let common: Error | undefined;
   for (let i = 0; i < replies.length; i++) {
     const reply = replies[i];

@@ -20,6 +20,14 @@ export const CTL_REPLY_KIND = 2;
 export const CTL_REPLY_STATUS = 3;
 /** Set by the worker when it stops for good (crash, close). */
 export const CTL_WORKER_GONE = 4;
+/**
+ * The worker thread's OS thread id (Linux: from /proc/thread-self; 0 elsewhere): the caller,
+ * blocked and so deaf to the worker's exit event, checks /proc/self/task/<tid> to notice a
+ * worker that stopped without running its own handler (terminate, out of memory).
+ */
+export const CTL_WORKER_TID = 5;
+/** Never written: the caller sleeps on it (`Atomics.wait` with a timeout) between polls. */
+export const CTL_SLEEP = 7;
 export const CTL_SLOTS = 8;
 
 export const REPLY_IN_SHARED = 0;
@@ -51,7 +59,15 @@ export const BATCH_MULTI = 1;
  */
 export const MAX_LANES = 64;
 export const LEND_COUNT = 0;
-export const LEND_FD = 1;
+/**
+ * Set by the worker when its cluster slot map changed while sockets were lent (a refresh
+ * found a failover or a resharding): the lane's slot table is out of date, so every call
+ * goes to the worker, which lends again with the new table.
+ */
+export const LEND_MAP_STALE = 1;
+/** Set by the caller after a lane timed out on a cluster node: the worker refreshes its slot map. */
+export const LEND_REFRESH_WANTED = 2;
+export const LEND_FD = 3;
 export const LEND_POISONED = LEND_FD + MAX_LANES;
 export const LEND_SLOTS = LEND_POISONED + MAX_LANES;
 /** Cluster slot -> lane of its master's lent socket (-1: not lent), an Int16Array. */
@@ -86,6 +102,11 @@ export interface WorkerInit {
   requestArea: SharedArrayBuffer;
   replyArea: SharedArrayBuffer;
   port: import("worker_threads").MessagePort;
-  /** Present when the fast lane is on: the lend area and the slot table (above). */
-  lending?: { lendArea: SharedArrayBuffer; slotTable: SharedArrayBuffer };
+  /**
+   * Present when the fast lane is on: the lend area and the slot table (above), and each
+   * lent socket's inode (a Float64Array by lane): the caller checks the fd still names that
+   * socket before and after using it, so an fd the worker closed (it died) and the process
+   * reused is never read or written.
+   */
+  lending?: { lendArea: SharedArrayBuffer; slotTable: SharedArrayBuffer; socketIds: SharedArrayBuffer };
 }

@@ -9,9 +9,9 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "
 import type { ConnectorConfig } from "../config/types";
 import { movedMessagesIn } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
-import { METHOD_INDEX, METHOD_NAMES, REFUSED_COMMANDS, subscriberModeRefused } from "./commands";
+import { METHOD_INDEX, METHOD_NAMES, REFUSED_COMMANDS, commandNameText, isCallMethod, refuseUnservable, subscriberModeRefused } from "./commands";
 import { SyncClientClosedError, facadeTimeout, makeErrorReviver } from "./errors";
-import { DELEGATE, FastLane } from "./fastLane";
+import { DELEGATE, FastLane, LaneGoneError } from "./fastLane";
 import {
   BATCH_MULTI,
   BATCH_PIPELINE,
@@ -19,9 +19,12 @@ import {
   CTL_REPLY_SEQ,
   CTL_REPLY_STATUS,
   CTL_REQ_SEQ,
+  CTL_SLEEP,
   CTL_SLOTS,
   CTL_WORKER_GONE,
+  CTL_WORKER_TID,
   LEND_SLOTS,
+  MAX_LANES,
   OP_BATCH,
   OP_CLOSE,
   OP_COMMAND,
@@ -61,6 +64,13 @@ export interface SyncClientOptions {
   fastLane?: boolean;
 }
 
+/**
+ * While blocked on the worker, how often the caller checks the worker thread still runs: a
+ * worker that stopped without its own handler (terminate, out of memory) never answers, and
+ * its exit event cannot reach a thread that is blocked.
+ */
+const LIVENESS_CHECK_MS = 50;
+
 /** Bound on telling the worker about MOVED replies the fast lane saw. */
 const LEARN_BOUND_MS = 1000;
 
@@ -79,6 +89,8 @@ class WorkerChannel {
   private readonly fast: FastLane | undefined;
   private seq = READY_SEQ;
   closed = false;
+  /** Why the worker thread stopped, when it stopped on its own (named in SyncClientClosedError). */
+  private workerStopped: string | undefined;
   /** Calls the fast lane answered (tests and the bench read it). */
   fastLaneCalls = 0;
 
@@ -107,8 +119,9 @@ class WorkerChannel {
     if (options.fastLane !== false && laneFits) {
       const lendArea = new SharedArrayBuffer(LEND_SLOTS * 4);
       const slotTable = new SharedArrayBuffer(SLOT_COUNT * 2);
-      init.lending = { lendArea, slotTable };
-      this.fast = new FastLane(config, new Int32Array(lendArea), new Int16Array(slotTable));
+      const socketIds = new SharedArrayBuffer(MAX_LANES * 8);
+      this.fast = FastLane.create(config, new Int32Array(lendArea), new Int16Array(slotTable), new Float64Array(socketIds), this.control);
+      if (this.fast !== undefined) init.lending = { lendArea, slotTable, socketIds };
     }
     this.worker = new Worker(WORKER_FILE, {
       workerData: init,
@@ -120,8 +133,13 @@ class WorkerChannel {
     // an app that forgets close() still exits (the worker dies with the process).
     this.worker.unref();
     this.port.unref();
-    this.worker.on("error", () => {
-      // Reported to the caller through CTL_WORKER_GONE / the reply; nothing to do here.
+    // A worker that stops without its own handler running (terminate, out of memory) closes
+    // its sockets: from then on no lent fd may be touched, and every call says why.
+    this.worker.on("error", (error: Error) => {
+      this.workerGone(`its worker thread failed: ${error.message}`);
+    });
+    this.worker.on("exit", (code: number) => {
+      this.workerGone(`its worker thread exited (code ${code})`);
     });
     try {
       this.awaitReply(READY_SEQ, "connecting", config.connectTimeoutMs + WORKER_START_MARGIN_MS);
@@ -129,6 +147,33 @@ class WorkerChannel {
       this.end();
       throw e;
     }
+  }
+
+  /**
+   * Whether the worker thread still runs, asked synchronously (its exit event needs the event
+   * loop, which a blocked caller does not run). Linux: its /proc/self/task entry. Elsewhere
+   * only the exit event and the call's bound tell.
+   */
+  private workerAlive(): boolean {
+    const tid = Atomics.load(this.control, CTL_WORKER_TID);
+    return tid <= 0 || existsSync(`/proc/self/task/${tid}`);
+  }
+
+  /** The worker stopped on its own: forget the lent fds (they may name other files now). */
+  private workerGone(cause: string): void {
+    if (this.closed) return;
+    this.workerStopped ??= cause;
+    this.fast?.forget();
+    this.closed = true;
+    this.port.close();
+  }
+
+  private closedError(): SyncClientClosedError {
+    return new SyncClientClosedError(
+      this.workerStopped === undefined
+        ? "The sync Redis client is closed; create a new one."
+        : `The sync Redis client stopped: ${this.workerStopped}. Create a new client.`,
+    );
   }
 
   command(method: number, args: unknown[]): unknown {
@@ -139,7 +184,8 @@ class WorkerChannel {
       try {
         value = this.fast.command(method, args, start + this.commandTimeoutMs);
       } catch (error) {
-        this.fastLaneCalls++; // answered by the lane: a reply error or its timeout
+        if (error instanceof LaneGoneError) throw this.laneGone();
+        this.fastLaneCalls++; // answered by the lane: a reply error, its timeout or a lost connection
         throw error;
       }
       if (value !== DELEGATE) {
@@ -164,20 +210,22 @@ class WorkerChannel {
       });
     }
     // call("GET", ...) times out as GET, not CALL.
-    const what = method < 2 && typeof args[0] === "string" ? args[0].toUpperCase() : method;
+    const what = isCallMethod(method) && typeof args[0] === "string" ? args[0].toUpperCase() : method;
     return this.awaitReply(seq, what, bound);
   }
 
   batch(kind: number, entries: BatchEntry[]): unknown {
     if (kind === BATCH_PIPELINE && this.fast?.active && this.isOpen()) {
       const start = performance.now();
-      const outcome = this.fast.pipeline(entries, start + this.commandTimeoutMs);
-      if (outcome !== DELEGATE) {
+      let results: BatchReply | typeof DELEGATE;
+      try {
+        results = this.fast.pipeline(entries, start + this.commandTimeoutMs);
+      } catch (error) {
+        if (error instanceof LaneGoneError) throw this.laneGone();
+        throw error;
+      }
+      if (results !== DELEGATE) {
         this.fastLaneCalls++;
-        const bound = Math.max(1, start + this.commandBoundMs - performance.now());
-        const results = Array.isArray(outcome)
-          ? outcome
-          : [...outcome.done, ...(this.workerBatch(kind, outcome.rest, bound) as BatchReply)];
         const moved = movedMessagesIn(results);
         // Within the call's own bound: the worker is told only if time is left.
         const left = start + this.commandBoundMs - performance.now();
@@ -238,10 +286,17 @@ class WorkerChannel {
   }
 
   private end(): void {
+    if (this.workerStopped === undefined) this.fast?.release();
     this.closed = true;
-    this.fast?.release();
     this.port.close();
     this.worker.terminate().catch(() => undefined);
+  }
+
+  /** A lent fd no longer names its socket: the worker died before its exit event could be seen. */
+  private laneGone(): SyncClientClosedError {
+    this.workerGone("its worker thread stopped and closed its connections");
+    this.worker.terminate().catch(() => undefined);
+    return this.closedError();
   }
 
   /** Open and its worker alive (a worker that stopped took its sockets with it). */
@@ -250,13 +305,14 @@ class WorkerChannel {
   }
 
   private begin(): number {
+    if (this.closed) throw this.closedError();
+    if (Atomics.load(this.control, CTL_WORKER_GONE) !== 0 || !this.workerAlive()) {
+      this.workerGone("its worker thread has stopped");
+      this.worker.terminate().catch(() => undefined);
+      throw this.closedError();
+    }
     // The worker takes every lent socket back before it runs a request.
     this.fast?.release();
-    if (this.closed) throw new SyncClientClosedError("The sync Redis client is closed; create a new one.");
-    if (Atomics.load(this.control, CTL_WORKER_GONE) !== 0) {
-      this.end();
-      throw new SyncClientClosedError("The sync Redis client's worker thread has stopped; create a new client.");
-    }
     const seq = ++this.seq;
     // Seqlock: the worker must not read the area while it is being rewritten.
     Atomics.store(this.control, CTL_REQ_SEQ, 0);
@@ -293,7 +349,10 @@ class WorkerChannel {
       do {
         const left = deadline - performance.now();
         if (left <= 0) throw facadeTimeout(describeRequest(what), boundMs);
-        Atomics.wait(control, CTL_REPLY_SEQ, current, left);
+        if (Atomics.wait(control, CTL_REPLY_SEQ, current, Math.min(left, LIVENESS_CHECK_MS)) === "timed-out" && !this.workerAlive()) {
+          this.workerGone("its worker thread stopped");
+          throw this.closedError();
+        }
         current = Atomics.load(control, CTL_REPLY_SEQ);
       } while (current !== seq);
     }
@@ -318,7 +377,7 @@ class WorkerChannel {
       const received = receiveMessageOnPort(this.port);
       if (received === undefined) {
         if (performance.now() > deadline) throw facadeTimeout(describeRequest(what), boundMs);
-        Atomics.wait(this.control, CTL_SLOTS - 1, 0, 1);
+        Atomics.wait(this.control, CTL_SLEEP, 0, 1);
         continue;
       }
       const msg = received.message as ReplyMessage;
@@ -347,11 +406,6 @@ function rejectCallback(name: string, args: unknown[]): void {
   }
 }
 
-function refuseIfSubscriber(command: unknown): void {
-  if (typeof command === "string" && REFUSED_COMMANDS.has(command.toLowerCase())) {
-    throw subscriberModeRefused(command);
-  }
-}
 
 /** Runtime shape behind the SyncRedisClient type; its command methods are added below. */
 class SyncClient {
@@ -425,10 +479,11 @@ class Batch {
 
 function newBatch(channel: WorkerChannel, kind: number, commands: BatchCommand[] | undefined): SyncBatch {
   const batch = new Batch(channel, kind);
-  for (const [command, ...args] of commands ?? []) {
-    const method = METHOD_INDEX.get(command.toLowerCase());
-    if (method === undefined || method < 2) {
-      refuseIfSubscriber(command);
+  for (const [given, ...args] of commands ?? []) {
+    const command = commandNameText(given);
+    refuseUnservable(command, args);
+    const method = typeof command === "string" ? METHOD_INDEX.get(command.toLowerCase()) : undefined;
+    if (method === undefined || isCallMethod(method)) {
       batch.entries.push([METHOD_INDEX.get("call") as number, [command, ...args]]);
     } else {
       batch.entries.push([method, args]);
@@ -448,10 +503,21 @@ function withCallerStack(error: unknown, entry: Function): unknown {
 
 // One prototype method per ioredis method, generated from the derived list.
 METHOD_NAMES.forEach((name, index) => {
-  const isCall = index < 2; // call / callBuffer
+  const isCall = isCallMethod(index);
+  const commandName = name.replace(/Buffer$/, "");
+  /** The arguments as sent: a command name given as bytes is read as text; refusals apply. */
+  const checked = (args: unknown[]): unknown[] => {
+    if (isCall) {
+      if (args.length > 0) args = [commandNameText(args[0]), ...args.slice(1)];
+      refuseUnservable(args[0], args.slice(1));
+    } else if (commandName === "client") {
+      refuseUnservable(commandName, args);
+    }
+    return args;
+  };
   const method = function (this: SyncClient, ...args: unknown[]): unknown {
     rejectCallback(name, args);
-    if (isCall) refuseIfSubscriber(args[0]);
+    args = checked(args);
     try {
       return this.channel.command(index, args);
     } catch (error) {
@@ -468,8 +534,7 @@ METHOD_NAMES.forEach((name, index) => {
     writable: true,
     value: function (this: Batch, ...args: unknown[]): Batch {
       rejectCallback(name, args);
-      if (isCall) refuseIfSubscriber(args[0]);
-      this.entries.push([index, args]);
+      this.entries.push([index, checked(args)]);
       return this;
     },
   });

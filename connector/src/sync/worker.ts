@@ -3,6 +3,7 @@
  * createAsyncClient as the async form), answers one request at a time through the
  * shared areas described in protocol.ts. Runs only from the compiled package.
  */
+import { readlinkSync } from "fs";
 import { workerData } from "worker_threads";
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
@@ -14,6 +15,7 @@ import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, 
 import { METHOD_NAMES } from "./commands";
 import { SyncClientClosedError, SyncConnectError } from "./errors";
 import { SocketLender } from "./socketLending";
+import { TransactionState } from "./transactionState";
 import {
   BATCH_MULTI,
   CTL_REPLY_KIND,
@@ -21,6 +23,7 @@ import {
   CTL_REPLY_STATUS,
   CTL_REQ_SEQ,
   CTL_WORKER_GONE,
+  CTL_WORKER_TID,
   OP_BATCH,
   OP_CLOSE,
   OP_COMMAND,
@@ -47,6 +50,17 @@ interface Batch {
 const init = workerData as WorkerInit;
 const { config, port } = init;
 const control = new Int32Array(init.control);
+Atomics.store(control, CTL_WORKER_TID, osThreadId());
+
+/** This thread's OS thread id (Linux), so a blocked caller can tell whether it still runs; 0 if unknown. */
+function osThreadId(): number {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : 0;
+  } catch {
+    return 0;
+  }
+}
 const requestReader = new Reader(Buffer.from(init.requestArea), (e) => new Error(e.message));
 const replyWriter = new Writer(Buffer.from(init.replyArea));
 
@@ -67,8 +81,13 @@ const lender =
         client,
         new Int32Array(init.lending.lendArea),
         new Int16Array(init.lending.slotTable),
+        new Float64Array(init.lending.socketIds),
         config.topology === "standalone",
       );
+/** WATCH / MULTI state of the connection: pins it (nothing is lent) and fails an EXEC whose WATCH was lost. */
+const transaction = new TransactionState(client);
+/** Bound on waiting for a dropped connection's close to reach ioredis before the next request runs. */
+const CLOSE_WAIT_MS = 1000;
 /** Set once closing starts: nothing is lent any more. */
 let closing = false;
 
@@ -128,7 +147,7 @@ port.on("message", (msg: RequestMessage) => {
 
 function handleMessage(msg: RequestMessage): void {
   // Every request starts with the sockets back in ioredis's hands (the caller lent them back).
-  lender?.reclaim();
+  const dropped = lender?.reclaim() ?? [];
   let seq: number;
   let request: Request;
   try {
@@ -161,7 +180,28 @@ function handleMessage(msg: RequestMessage): void {
     return;
   }
   latestSeq = seq;
-  run(seq, request);
+  if (dropped.length === 0) run(seq, request);
+  else {
+    // ioredis must see those connections closed first: a command written to one now would be
+    // lost with it and fail as possibly run, although it never left this process.
+    void afterClose(dropped).then(() => run(seq, request));
+  }
+}
+
+/** Resolves once every dropped connection's close reached ioredis (bounded). */
+function afterClose(closes: Array<Promise<void>>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_WAIT_MS);
+  });
+  return Promise.race([Promise.all(closes), bound]).then(
+    // ioredis's close handler ran in the same event; its "end" (cluster: node removed) follows on the next tick.
+    () =>
+      new Promise<void>((resolve) => {
+        clearTimeout(timer);
+        setImmediate(resolve);
+      }),
+  );
 }
 
 function readRequest(r: Reader): Request {
@@ -187,13 +227,26 @@ function run(seq: number, request: Request): void {
   try {
     if (request.op === OP_COMMAND) {
       what = METHOD_NAMES[request.method];
-      pending = methods[what](...request.args);
+      const verb = transaction.verbOf(what, request.args);
+      const refusal = transaction.refusal(verb);
+      if (refusal !== undefined) {
+        answer(seq, STATUS_THROW, refusal);
+        return;
+      }
+      pending = transaction.track(verb, methods[what](...request.args));
     } else if (request.op === OP_BATCH) {
       what = request.kind === BATCH_MULTI ? "multi" : "pipeline";
+      if (request.kind === BATCH_MULTI) {
+        const refusal = transaction.refusal("exec");
+        if (refusal !== undefined) {
+          answer(seq, STATUS_THROW, refusal);
+          return;
+        }
+      }
       const batch = (request.kind === BATCH_MULTI ? client.multi() : client.pipeline()) as unknown as MethodTable &
         Batch;
       for (const [method, args] of request.entries) batch[METHOD_NAMES[method]](...args);
-      pending = batch.exec();
+      pending = request.kind === BATCH_MULTI ? transaction.track("exec", batch.exec()) : batch.exec();
     } else if (request.op === OP_LEARN) {
       if (config.topology === "cluster") {
         learnSlotOwnersFromMovedMessages(client as Cluster, request.moved, toHostKey);
@@ -278,6 +331,8 @@ function answer(seq: number, status: number, value: unknown): void {
 /** Before an answer: lend the idle connections, unless the client is stopping or failed to start. */
 function lendSockets(status: number): void {
   if (lender === undefined || closing || Atomics.load(control, CTL_WORKER_GONE) !== 0) return;
+  // WATCH or MULTI pins the connection: every call stays on it, through ioredis.
+  if (transaction.pinned) return;
   if (answeredSeq === READY_SEQ && status === STATUS_THROW) return;
   try {
     lender.lend();
