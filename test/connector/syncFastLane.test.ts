@@ -242,9 +242,51 @@ describe("sync client fast lane: 6-node cluster (local runner)", function () {
       before = fastCalls(client);
       for (let i = 0; i < 5; i++) expect(client.get(absent)).to.equal("a");
       expect(client.pipeline().set(present, "p2").get(present).exec()).to.deep.equal([[null, "OK"], [null, "p2"]]);
-      expect(fastCalls(client) - before, "after the MOVED, the new owner is served on the lane").to.equal(6);
+      // The slot refresh the MOVED started may change the worker's map while its sockets are
+      // lent (a replica that has not heard of the SETSLOT yet answers it): the lane then hands
+      // one call back to the worker, which lends again with the new map.
+      expect(fastCalls(client) - before, "after the MOVED, the new owner is served on the lane").to.be.at.least(5);
     } finally {
       client.close();
+    }
+  });
+
+  it("a pipeline of reads where one key's slot is migrating (ASK) answers every key, on both paths (ioredis alone answers MOVED for the others)", async function () {
+    const outputs = stack().outputs;
+    const password = outputs.password;
+    const seed = outputs.cluster.seeds[0];
+    const nodes = await clusterNodes(seed, password);
+    const masters = nodes.filter((n) => n.role === "master" && n.slots.length > 0);
+    const [from, to] = masters;
+    // Two keys of `from` in different slots: only the first slot will migrate.
+    const keys: string[] = [];
+    const slots: number[] = [];
+    for (let i = 0; keys.length < 2; i++) {
+      const key = `ask-pipe:${Date.now()}:${i}`;
+      const slot = Number(await withNode(seed, password, (r) => r.call("CLUSTER", "KEYSLOT", key)));
+      if (masterOfSlot(nodes, slot)?.id === from.id && !slots.includes(slot)) {
+        keys.push(key);
+        slots.push(slot);
+      }
+    }
+    const [migrating, staying] = keys;
+    const setSlot = (node: ClusterNodeInfo, ...args: string[]): Promise<unknown> =>
+      withNode({ host: "127.0.0.1", port: node.port }, password, (r) => r.call("CLUSTER", "SETSLOT", String(slots[0]), ...args));
+    const fast = createSyncClient(clusterConfig(2000));
+    const worker = createSyncClient(clusterConfig(2000), { fastLane: false });
+    try {
+      expect(fast.set(staying, "here")).to.equal("OK");
+      await setSlot(to, "IMPORTING", from.id);
+      await setSlot(from, "MIGRATING", to.id);
+      for (const [name, client] of [["fast lane", fast], ["worker path", worker]] as const) {
+        const results = client.pipeline().get(migrating).get(staying).exec();
+        expect(normalise(results), name).to.deep.equal([[null, null], [null, "here"]]);
+      }
+    } finally {
+      await setSlot(from, "STABLE");
+      await setSlot(to, "STABLE");
+      fast.close();
+      worker.close();
     }
   });
 
@@ -276,11 +318,13 @@ describe("sync client fast lane: 6-node cluster (local runner)", function () {
           expect(error).to.be.instanceOf(CommandTimeoutError);
           expect(ms).to.be.within(timeoutMs - 50, timeoutMs + SLACK_MS);
         }
-        expect(fastCalls(client) - fastBefore).to.equal(2);
+        // The first timeout on a cluster node sends that node's calls to the worker (which
+        // follows a failover); only the first ran on the lane.
+        expect(fastCalls(client) - fastBefore).to.equal(1);
       } finally {
         process.kill(frozen.pid, "SIGCONT");
       }
-      // Within the node timeout (2 s) nothing failed over: the same socket, two stale replies first.
+      // Within the node timeout (2 s) nothing failed over: ioredis's connection has its own late reply first.
       const deadline = Date.now() + 10_000;
       for (;;) {
         // Retried only while it times out; the first answer must be its own.

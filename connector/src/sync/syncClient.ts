@@ -12,6 +12,7 @@ import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, 
 import { METHOD_INDEX, METHOD_NAMES, REFUSED_COMMANDS, commandNameText, isCallMethod, refuseUnservable, subscriberModeRefused } from "./commands";
 import { SyncClientClosedError, facadeTimeout, makeErrorReviver } from "./errors";
 import { DELEGATE, FastLane, LaneGoneError } from "./fastLane";
+import { redirectedReads } from "./redirectedReads";
 import {
   BATCH_MULTI,
   BATCH_PIPELINE,
@@ -226,6 +227,15 @@ class WorkerChannel {
       }
       if (results !== DELEGATE) {
         this.fastLaneCalls++;
+        // As the worker path does (redirectedReads.ts): the server ran none of these.
+        for (const i of redirectedReads(entries, results)) {
+          const [method, args] = entries[i];
+          try {
+            results[i] = [null, this.command(method, args)] as BatchReply[number];
+          } catch (error) {
+            results[i] = [error as Error] as unknown as BatchReply[number];
+          }
+        }
         const moved = movedMessagesIn(results);
         // Within the call's own bound: the worker is told only if time is left.
         const left = start + this.commandBoundMs - performance.now();

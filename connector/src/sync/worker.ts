@@ -14,6 +14,7 @@ import { learnSlotOwnersFromMovedMessages, natMappedHostKey } from "../client/pi
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_NAMES } from "./commands";
 import { SyncClientClosedError, SyncConnectError } from "./errors";
+import { redirectedReads } from "./redirectedReads";
 import { SocketLender } from "./socketLending";
 import { TransactionState } from "./transactionState";
 import {
@@ -246,7 +247,10 @@ function run(seq: number, request: Request): void {
       const batch = (request.kind === BATCH_MULTI ? client.multi() : client.pipeline()) as unknown as MethodTable &
         Batch;
       for (const [method, args] of request.entries) batch[METHOD_NAMES[method]](...args);
-      pending = request.kind === BATCH_MULTI ? transaction.track("exec", batch.exec()) : batch.exec();
+      pending =
+        request.kind === BATCH_MULTI
+          ? transaction.track("exec", batch.exec())
+          : batch.exec().then((results) => rerunRedirectedReads(request.entries, results));
     } else if (request.op === OP_LEARN) {
       if (config.topology === "cluster") {
         learnSlotOwnersFromMovedMessages(client as Cluster, request.moved, toHostKey);
@@ -264,6 +268,19 @@ function run(seq: number, request: Request): void {
     (value) => answer(seq, STATUS_VALUE, value),
     (e: unknown) => answer(seq, STATUS_THROW, nameTimedOutCommand(e, what)),
   );
+}
+
+/** A cluster pipeline's read-only commands a redirection answered, run again one by one (redirectedReads.ts). */
+async function rerunRedirectedReads(entries: BatchEntry[], results: unknown): Promise<unknown> {
+  if (config.topology !== "cluster") return results;
+  for (const i of redirectedReads(entries, results)) {
+    const [method, args] = entries[i];
+    (results as unknown[])[i] = await methods[METHOD_NAMES[method]](...args).then(
+      (value) => [null, value],
+      (error: unknown) => [error],
+    );
+  }
+  return results;
 }
 
 /** ioredis's "Command timed out" carries no command; the caller's message wants it. */
