@@ -316,7 +316,7 @@ class WorkerChannel {
 
   private begin(): number {
     if (this.closed) throw this.closedError();
-    if (Atomics.load(this.control, CTL_WORKER_GONE) !== 0 || !this.workerAlive()) {
+    if (Atomics.load(this.control, CTL_WORKER_GONE) !== 0) {
       this.workerGone("its worker thread has stopped");
       this.worker.terminate().catch(() => undefined);
       throw this.closedError();
