@@ -16,6 +16,7 @@ import {
   CommandTimeoutError,
   SyncClientClosedError,
   WatchLostError,
+  createAsyncClient,
   createSyncClient,
   type SyncRedisClient,
 } from "@redis-on-docker/connector";
@@ -201,6 +202,26 @@ describe("sync client under connection faults: the fast lane gives the worker pa
       expect(c.incr(key), `${name}: the next call runs once`).to.equal(2);
     }
     expect(seen["fast lane"]).to.equal(seen["worker path"]);
+  });
+
+  it("the async form (the same ioredis options) does not send a command again after its reply was lost either", async function () {
+    const key = "lost-reply:async";
+    await direct.del(key);
+    const redis = createAsyncClient(standaloneSyncConfig(proxy.port, PASSWORD, { form: "async", commandTimeoutMs: 2000 }));
+    try {
+      expect(await redis.ping()).to.equal("PONG");
+      await proxy.dropReplyOfNextRequest();
+      const error = await redis.incr(key).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error?.name).to.equal("AbortError");
+      await sleep(300);
+      expect(await direct.get(key), "INCR ran exactly once").to.equal("1");
+      expect(await redis.incr(key)).to.equal(2);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it("a connection closed while idle (server restart, network drop): the next call reconnects and runs once, on both paths", async function () {
