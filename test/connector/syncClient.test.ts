@@ -3,7 +3,7 @@
  * can SIGSTOP): replies exactly as ioredis gives them, errors re-thrown synchronously with
  * their class, batches, refused subscriber mode, bounded calls, and a clean exit.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { expect } from "chai";
 import Redis, { ReplyError } from "ioredis";
@@ -384,6 +384,38 @@ describe("sync client: bounds and failures", function () {
       await server.stop();
     }
   });
+
+  for (const fastLane of [true, false]) {
+    it(`a process that moved 20 MB exits within 1 s of close() (${fastLane ? "fast lane" : "worker path"})`, async function () {
+      this.timeout(40_000);
+      const server = await OwnRedisServer.start([], PASSWORD);
+      try {
+        // The child reports how long after close() its 'exit' event came.
+        const script = `
+          const { createSyncClient, loadConfig } = require("@redis-on-docker/connector");
+          const config = loadConfig({ env: {}, overrides: JSON.parse(process.env.SYNC_TEST_CONFIG) });
+          const client = createSyncClient(config, { fastLane: process.env.SYNC_TEST_LANE === "1" });
+          const value = "x".repeat(1024 * 1024);
+          for (let i = 0; i < 20; i++) { client.set("big" + i, value); client.get("big" + i); }
+          const closedAt = Date.now();
+          client.close();
+          process.on("exit", () => console.log(Date.now() - closedAt));
+        `;
+        const overrides = { standalone: { host: "127.0.0.1", port: server.port }, password: PASSWORD, form: "sync" };
+        const child = spawnSync(process.execPath, ["-e", script], {
+          cwd: path.resolve(__dirname, "../.."),
+          env: { PATH: process.env.PATH, SYNC_TEST_CONFIG: JSON.stringify(overrides), SYNC_TEST_LANE: fastLane ? "1" : "0" },
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+        expect(child.status, child.stderr).to.equal(0);
+        // redis-parser's pool-shrinking interval kept the process 2.8 s (fast lane) before.
+        expect(Number(child.stdout.trim()), "ms from close() to exit").to.be.below(1000);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 
   for (const closes of [true, false]) {
     it(`a process using it exits by itself${closes ? " after close()" : " even without close()"}`, async function () {

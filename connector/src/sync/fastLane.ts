@@ -387,7 +387,7 @@ export class FastLane {
           return { end: "lost", replies: lane.out };
         }
         // The parser keeps slices of what it is given (Buffer replies): give it its own copy.
-        lane.parser.execute(Buffer.from(this.readBuffer.subarray(0, n)));
+        parse(lane.parser, Buffer.from(this.readBuffer.subarray(0, n)));
         if (lane.unusable) return { end: "lost", replies: lane.out };
       }
       lane.lastUsed = performance.now();
@@ -436,7 +436,7 @@ export class FastLane {
         lane.poisoned = true;
         return false;
       }
-      lane.parser.execute(Buffer.from(this.readBuffer.subarray(0, n)));
+      parse(lane.parser, Buffer.from(this.readBuffer.subarray(0, n)));
       if (lane.out.length > 0 || lane.unusable) {
         lane.unusable = true;
         lane.poisoned = true;
@@ -500,6 +500,22 @@ export class LaneGoneError extends Error {
 
 function commandsNotSent(count: number, error: Error): BatchReply {
   return Array.from({ length: count }, () => [error] as unknown as BatchReply[number]);
+}
+
+/**
+ * redis-parser shrinks its pool for big replies on a `setInterval` of its own, which would keep
+ * an app's process alive for seconds after `close()` (the worker's copy dies with the worker).
+ * While the parser runs on this thread, the interval it may start is made unref'd.
+ */
+function parse(parser: ReplyParser, chunk: Buffer): void {
+  const setIntervalBefore = globalThis.setInterval;
+  globalThis.setInterval = ((...args: Parameters<typeof setInterval>) =>
+    setIntervalBefore(...args).unref()) as typeof setInterval;
+  try {
+    parser.execute(chunk);
+  } finally {
+    globalThis.setInterval = setIntervalBefore;
+  }
 }
 
 function usable(lane: Lane | undefined): Lane | undefined {
