@@ -239,6 +239,29 @@ describe("sync client under connection faults: the fast lane gives the worker pa
     }
   });
 
+  it("CLIENT KILL of an idle connection, and of one that holds WATCH: the next call runs once; EXEC is refused (WatchLostError), on both paths", async function () {
+    for (const { name, fastLane } of PATHS) {
+      // Straight to the server: CLIENT KILL closes the client's own connection.
+      const c = createSyncClient(standaloneSyncConfig(server.port, PASSWORD, { commandTimeoutMs: 2000 }), { fastLane });
+      clients.push(c);
+      const key = `client-kill:${fastLane}`;
+      await direct.del(key);
+      expect(c.incr(key)).to.equal(1);
+      expect(await direct.client("KILL", "TYPE", "normal", "SKIPME", "yes"), `${name}: killed`).to.be.at.least(1);
+      await sleep(100);
+      expect(c.incr(key), `${name}: after the kill`).to.equal(2);
+      expect(await direct.get(key)).to.equal("2");
+      const acct = `client-kill-watch:${fastLane}`;
+      await direct.set(acct, "100");
+      expect(c.watch(acct)).to.equal("OK");
+      await direct.client("KILL", "TYPE", "normal", "SKIPME", "yes");
+      await sleep(100);
+      await direct.set(acct, "0");
+      expect(outcomeOf(() => c.multi().set(acct, "90").exec()), name).to.equal("error:WatchLostError");
+      expect(await direct.get(acct), `${name}: nothing committed`).to.equal("0");
+    }
+  });
+
   it("WATCH survives a timed-out call: a concurrent change makes EXEC return null, on both paths (no lost update)", async function () {
     for (const { name, fastLane } of PATHS) {
       const acct = `watch-timeout:${fastLane}`;
