@@ -363,11 +363,12 @@ export class FastLane {
         const bytes = toBytes(chunk);
         const write = this.writeAll(lane.fd, bytes, deadline);
         if (write.failed) {
+          // The worker closes it, and runs a delegated call only once ioredis has seen that.
           lane.unusable = true;
+          lane.poisoned = true;
           // Not one byte of this call left: the worker may run it.
           if (sent === 0 && write.written === 0) return { end: "not-sent" };
           // The connection failed after part of the call went out.
-          lane.poisoned = true;
           return { end: "lost", replies: lane.out };
         }
         if (write.written < bytes.length) {

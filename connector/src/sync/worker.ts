@@ -13,6 +13,7 @@ import { scheduleDiagnosis } from "../client/diagnose";
 import { learnSlotOwnersFromMovedMessages, natMappedHostKey } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_NAMES } from "./commands";
+import { IOREDIS_TIMEOUT_MESSAGE } from "../errors";
 import { SyncClientClosedError, SyncConnectError } from "./errors";
 import { redirectedReads } from "./redirectedReads";
 import { SocketLender } from "./socketLending";
@@ -285,7 +286,7 @@ async function rerunRedirectedReads(entries: BatchEntry[], results: unknown): Pr
 
 /** ioredis's "Command timed out" carries no command; the caller's message wants it. */
 function nameTimedOutCommand(e: unknown, what: string): unknown {
-  if (e instanceof Error && e.message === "Command timed out" && !("command" in e)) {
+  if (e instanceof Error && e.message === IOREDIS_TIMEOUT_MESSAGE && !("command" in e)) {
     (e as Error & { command: { name: string } }).command = { name: what.replace(/Buffer$/, "") };
   }
   return e;
