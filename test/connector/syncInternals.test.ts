@@ -75,7 +75,7 @@ describe("the ioredis internals the connector reads (pinned)", function () {
     }
   });
 
-  it(`Cluster: ${IOREDIS_PRIVATE_FIELDS.Cluster.join(", ")}.${IOREDIS_PRIVATE_FIELDS.ConnectionPool.join(", ")} gives each master's connection`, async function () {
+  it(`Cluster: ${IOREDIS_PRIVATE_FIELDS.Cluster.join(", ")} (connectionPool.${IOREDIS_PRIVATE_FIELDS.ConnectionPool.join(", ")} gives each master's connection)`, async function () {
     const outputs = stack().outputs;
     const cluster = new Cluster(outputs.cluster.seeds.map((s) => ({ host: s.host, port: s.port })), {
       redisOptions: { password: outputs.password },
@@ -87,6 +87,8 @@ describe("the ioredis internals the connector reads (pinned)", function () {
       });
       const key = cluster.slots[0]?.[0];
       expect(key).to.be.a("string");
+      expect(cluster._groupsBySlot, "_groupsBySlot").to.be.an("array").with.length(16384);
+      expect(cluster._groupsIds, "_groupsIds").to.be.an("object");
       const node = clusterConnection(cluster, key as string);
       expect(node).to.be.instanceOf(Redis);
       expect(connectionState(node as Redis)).to.not.equal(undefined);

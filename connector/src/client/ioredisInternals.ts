@@ -13,9 +13,20 @@ import type { Socket } from "net";
 /** Every private field read here, by class (the test checks each on a live client). */
 export const IOREDIS_PRIVATE_FIELDS = {
   Redis: ["stream", "commandQueue", "offlineQueue", "condition", "prevCommandQueue"],
-  Cluster: ["connectionPool"],
+  Cluster: ["connectionPool", "_groupsBySlot", "_groupsIds"],
   ConnectionPool: ["getInstanceByKey"],
 } as const;
+
+let warned = false;
+/** Says once per process that a private field had another shape and what is off because of it. */
+export function warnInternalsChanged(what: string): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(
+    `ioredis's internals differ from the ones this connector was tested with (${what}); the sync client's fast lane is off.`,
+    { code: "REDIS_CONNECTOR_FAST_LANE_OFF" },
+  );
+}
 
 interface Queue<T> {
   length: number;

@@ -50,7 +50,10 @@ export function learnSlotOwnersFromMovedMessages(cluster: Cluster, messages: rea
     const key = toHostKey(match[2]);
     if (cluster.slots[slot]?.[0] !== key) {
       cluster.slots[slot] = [key];
-      cluster._groupsBySlot[slot] = cluster._groupsIds[key];
+      // Kept in step with `slots` by ioredis (typed, underscore-named): only if they are there.
+      if (Array.isArray(cluster._groupsBySlot) && typeof cluster._groupsIds === "object" && cluster._groupsIds !== null) {
+        cluster._groupsBySlot[slot] = cluster._groupsIds[key];
+      }
     }
     moved = true;
   }

@@ -13,7 +13,7 @@ import { fstatSync } from "fs";
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
 import type { Socket } from "net";
-import { clusterConnection, connectionState } from "../client/ioredisInternals";
+import { clusterConnection, connectionState, warnInternalsChanged } from "../client/ioredisInternals";
 import { LEND_COUNT, LEND_FD, LEND_MAP_STALE, LEND_POISONED, LEND_REFRESH_WANTED, MAX_LANES, SLOT_COUNT } from "./protocol";
 import { pauseReading, resumeReading, usableHandle, type SocketHandle } from "./socketHandle";
 
@@ -133,6 +133,7 @@ export class SocketLender {
   private lendNode(node: Redis): number {
     if (this.lent.length >= MAX_LANES) return -1;
     const state = connectionState(node);
+    if (state === undefined) warnInternalsChanged("a connection's queues");
     const socket = state?.socket;
     if (state === undefined || socket === undefined || !state.ready || state.busy || state.subscriber) return -1;
     if (socket.destroyed || !socket.writable || socket.writableLength !== 0 || socket.readableLength !== 0) return -1;
