@@ -22,6 +22,7 @@ import { agreedView } from "../support/clusterAgreement";
 import { CONTAINER_TYPE, NETWORK_TYPE, VOLUME_TYPE, DockerReplay, sweepLeftovers, type ContainerInspect } from "./replay/applyToDocker";
 import { readStackConfigFile } from "./replay/ciStackConfig";
 import { DockerEngine } from "./replay/dockerEngine";
+import { startExtraDockerd, sweepExtraDockerds, type ExtraDockerd } from "./replay/extraDockerd";
 import { freePortRun, freeSubnet, randomPassword, uniqueNamePrefix } from "./replay/freeResources";
 import { ReplayStack, type StateEntry, type Step } from "./replay/replayStack";
 
@@ -92,6 +93,8 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
   this.timeout(60_000);
   const engine = new DockerEngine();
   const replays: DockerReplay[] = [];
+  /** Extra engines some scenarios start; stopped (and their dirs removed) after the replays' cleanup. */
+  const extraDockerds: ExtraDockerd[] = [];
   const clients: Array<{ disconnect(): void }> = [];
   let settings: StackSettings;
   let outputs: StackOutputs;
@@ -105,11 +108,12 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     for (const c of clients.splice(0)) c.disconnect();
     const errors: string[] = [];
     for (const r of replays.splice(0)) await r.cleanup().catch((e: Error) => errors.push(e.message));
+    for (const d of extraDockerds.splice(0)) await d.stop().catch((e: Error) => errors.push(`extra dockerd ${d.dir}: ${e.message}`));
     if (errors.length) throw new Error(errors.join("\n"));
   };
 
-  const newStack = (s: StackSettings, skip?: (type: string, name: string) => boolean): ReplayStack => {
-    const replay = new DockerReplay(engine, {
+  const newStack = (s: StackSettings, skip?: (type: string, name: string) => boolean, on: DockerEngine = engine): ReplayStack => {
+    const replay = new DockerReplay(on, {
       runId: s.namePrefix,
       attachTimeoutMs: (s.bootstrapTimeoutSec + 30) * 1000,
       log: process.env.E2E_VERBOSE ? (line) => console.log(`      [replay] ${line}`) : undefined,
@@ -126,6 +130,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     this.timeout(300_000);
     await requireEngine(engine);
     await sweepLeftovers(engine);
+    await sweepExtraDockerds();
     await run("bash", ["scripts/build-redis-image.sh"], 180_000);
     removeSignalHandlers = cleanupOnSignal(cleanupAll);
 
@@ -505,6 +510,55 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       const left = await docker.leftovers();
       expect({ ...left, volumes: left.volumes.sort() }).to.deep.equal({ containers: [], networks: [], volumes });
       expect(stack.state.size).to.equal(0);
+    });
+  });
+
+  describe("a daemon with log-opts and default-ulimits (dockerd --log-opt max-size=10m --default-ulimit nofile=4096:8192, as a server's daemon.json)", () => {
+    it("a second up changes nothing: no container replaced, the data kept", async function () {
+      this.timeout(300_000);
+      const started = Date.now();
+      const extra = await startExtraDockerd({ daemonArgs: ["--log-opt", "max-size=10m", "--default-ulimit", "nofile=4096:8192"], images: [settings.image], from: engine });
+      extraDockerds.push(extra);
+      const engineReadyMs = Date.now() - started;
+      // The stack's defaults (persistence included): what a user on such a server gets.
+      const s = await ciSettings(extra.engine, {});
+      extra.allowSubnet(s.subnet);
+      const onServer = newStack(s, undefined, extra.engine);
+      const out = (await onServer.up(program(s))) as unknown as StackOutputs;
+      const serverContainers = [...onServer.state.values()].filter((e) => e.type === CONTAINER_TYPE);
+      expect(serverContainers).to.have.length(s.clusterNodes + 2);
+      // The provider's read stores the daemon's options in every container's log_opts.
+      for (const e of serverContainers) {
+        expect(e.outputs.logOpts, `${e.name} log_opts as read back`).to.deep.equal({ "max-size": "10m" });
+        expect(e.outputs.ulimits, `${e.name} ulimit as read back`).to.deep.equal([{ name: "nofile", soft: 4096, hard: 8192 }]);
+      }
+
+      const pw = s.password ?? "";
+      const cluster = new Cluster(out.cluster.seeds, {
+        natMap: out.cluster.natMap,
+        redisOptions: { password: pw, connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS },
+        slotsRefreshTimeout: COMMAND_TIMEOUT_MS,
+        clusterRetryStrategy: (times) => (times > 3 ? null : 200),
+      });
+      clients.push(cluster);
+      const keys = ["{a}log-opts", "{b}log-opts", "{c}log-opts"];
+      for (const k of keys) await cluster.set(k, `kept ${k}`);
+      const standalone = new Redis({ host: out.standalone.host, port: out.standalone.port, password: pw, lazyConnect: true, commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1 });
+      clients.push(standalone);
+      await standalone.connect();
+      await standalone.set("log-opts", "kept standalone");
+
+      const idsBefore = Object.fromEntries(serverContainers.map((e) => [e.name, e.id]));
+      const secondUpStarted = Date.now();
+      await onServer.up(program(s));
+      expect(onServer.steps.filter((st) => st.op !== "same").map((st) => `${st.op} ${st.name}`), "every step of the second up is `same`").to.deep.equal([]);
+      const idsAfter = Object.fromEntries([...onServer.state.values()].filter((e) => e.type === CONTAINER_TYPE).map((e) => [e.name, e.id]));
+      expect(idsAfter).to.deep.equal(idsBefore);
+      for (const k of keys) expect(await cluster.get(k), k).to.equal(`kept ${k}`);
+      expect(await standalone.get("log-opts")).to.equal("kept standalone");
+      if (process.env.E2E_VERBOSE) {
+        console.log(`      extra dockerd + image load ${engineReadyMs} ms; second up ${Date.now() - secondUpStarted} ms; whole scenario ${Date.now() - started} ms`);
+      }
     });
   });
 

@@ -284,6 +284,53 @@ EOF_MASTERS
   log "heal: done; waiting for every node to agree"
 }
 
+# ---- Re-introducing nodes whose addresses changed ---------------------------------------
+# Each node keeps its peers' addresses in nodes.conf (on its volume). When the nodes come back
+# at other addresses (a new subnet or static IPs, other ports), every node still calls its peers
+# at the old ones and none reaches another: the cluster stays down. A CLUSTER MEET to the new
+# address of a node it knows makes the meeting node update that node's address (Redis 5.0's
+# clusterProcessPacket: the handshake's PONG comes from a known id -> nodeUpdateAddressIfNeeded,
+# which also re-points a replica at its moved master), and an incoming MEET makes a node learn
+# its own new address. So when a formed node lists a peer at an address outside the plan, every
+# formed node meets every other formed node's planned address. Nodes that came back empty are
+# left to the heal below.
+
+# unplanned_peers ADDRS...: the peer addresses (ip:port) these nodes list that are not planned.
+unplanned_peers() {
+  for addr in "$@"; do
+    cluster_nodes "$addr" | while read -r id peer flags rest; do
+      case $id in ''|*[!0-9a-f]*) continue ;; esac
+      case ",$flags," in *,myself,*) continue ;; esac
+      peer=\${peer%@*}
+      case " $NODES " in *" $peer "*) ;; *) printf '%s\\n' "$peer" ;; esac
+    done
+  done | sort -u | tr '\\n' ' '
+}
+
+reintroduce_moved_nodes() {
+  FORMED_NOW=''
+  for addr in $NODES; do
+    known=$(cluster_info_field "$addr" cluster_known_nodes)
+    case $known in ''|1) ;; *) FORMED_NOW="$FORMED_NOW $addr" ;; esac
+  done
+  [ -n "$FORMED_NOW" ] || return 0
+  # shellcheck disable=SC2086
+  moved=$(unplanned_peers $FORMED_NOW)
+  [ -n "$moved" ] || return 0
+  log "nodes list peers at addresses outside the plan: $moved"
+  log "re-introducing: every formed node meets every planned address of the others:$FORMED_NOW"
+  for addr in $FORMED_NOW; do
+    for other in $FORMED_NOW; do
+      [ "$other" = "$addr" ] && continue
+      bound_calls
+      reply=$(rcli "$addr" CLUSTER MEET "\${other%:*}" "\${other##*:}" | tr -d '\\r')
+      [ "$reply" = OK ] || fail "CLUSTER MEET $other from $addr answered: $reply"
+    done
+  done
+  # The handshakes finish within a few cluster cron ticks; the waits below judge the result.
+  log "re-introduced the nodes at their planned addresses"
+}
+
 # set_node_timeout MS: CONFIG SET cluster-node-timeout on every node; returns 1 (with a log
 # line) when a node refuses, e.g. because CONFIG is renamed away.
 set_node_timeout() {
@@ -306,6 +353,9 @@ for addr in $NODES; do
   done
 done
 log "all $NODE_COUNT nodes answer PING"
+
+# 1b. Nodes that kept their nodes.conf but moved (new addresses) meet each other again.
+reintroduce_moved_nodes
 
 # 2. Survey: per node, its cluster_state, known nodes and assigned slots.
 #    Sets FRESH (nodes that know only themselves and serve no slots), FORMED (nodes that know

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DAEMON_FILLED_CONTAINER_INPUTS } from "./daemonDefaults";
 import { BOOTSTRAP_PASSWORD_PATH, BOOTSTRAP_SCRIPT_PATH, type BootstrapPlan } from "@redis-on-docker/topology";
 
 /** Lines of the job's output quoted in the error when it fails. */
@@ -56,6 +57,9 @@ export class RedisClusterBootstrap extends pulumi.ComponentResource {
         tty: true,
         restart: "no",
         rm: false,
+        // The provider reads the job's logs back (`logs: true`) and panics when it cannot, e.g. on a
+        // daemon whose default log driver is `none` or a remote-only one: use one Docker can read.
+        logDriver: "json-file",
         // Replacing a node gives it a new ID; the changed label replaces (re-runs) the job.
         labels: [
           {
@@ -64,7 +68,7 @@ export class RedisClusterBootstrap extends pulumi.ComponentResource {
           },
         ],
       },
-      { parent: this, dependsOn: args.nodeContainers, deleteBeforeReplace: true },
+      { parent: this, dependsOn: args.nodeContainers, deleteBeforeReplace: true, ignoreChanges: DAEMON_FILLED_CONTAINER_INPUTS },
     );
     this.exitCode = pulumi
       .all([this.container.exitCode, this.container.containerLogs, this.container.urn])

@@ -17,6 +17,7 @@ import {
   IMAGE_TYPE,
   NETWORK_TYPE,
   VOLUME_TYPE,
+  readBackOf,
   validateRecordedResources,
   type AppliedContainer,
   type DockerReplay,
@@ -52,10 +53,23 @@ const CONTAINER_UPDATABLE = new Set([
   "containerReadRefreshTimeoutMilliseconds",
 ]);
 
+/**
+ * Container attributes the provider's read stores from Docker (see ContainerReadBack) and how its
+ * diff treats them (resource_docker_container.go, v3.9.0): `log_opts` and `ulimit` are Optional +
+ * ForceNew and not Computed, so a stored value the inputs do not repeat is a change that
+ * replaces; `log_driver` is also Computed, so only a declared value that differs counts.
+ */
+const CONTAINER_READ_BACK: ReadonlyArray<{ key: "logOpts" | "logDriver" | "ulimits"; computed: boolean }> = [
+  { key: "logOpts", computed: false },
+  { key: "logDriver", computed: true },
+  { key: "ulimits", computed: false },
+];
+
 interface RequestMeta {
   dependencies: string[];
   retainOnDelete: boolean;
   deleteBeforeReplace: boolean;
+  ignoreChanges: string[];
   parent: string;
   custom: boolean;
 }
@@ -67,6 +81,7 @@ interface RegisterRequestMeta {
   getDependenciesList(): string[];
   getRetainondelete(): boolean | undefined;
   getDeletebeforereplace(): boolean;
+  getIgnorechangesList(): string[];
 }
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 interface MonitorLike {
@@ -100,6 +115,14 @@ export class ReplayStack {
     const declared = new Map<string, RequestMeta & { urn: string }>();
     const stepErrors: Error[] = [];
     const forceReplace = new Set(opts.replace ?? []);
+    // A failed step ends the update once the steps in flight finish, as in the engine: the
+    // program's later registrations would wait forever on the failed resource's outputs.
+    const inFlight = new Set<Promise<unknown>>();
+    let stepFailed: (e: Error) => void = () => undefined;
+    const firstStepFailure = new Promise<never>((_, reject) => {
+      stepFailed = reject;
+    });
+    firstStepFailure.catch(() => undefined);
 
     const previousMonitor = pulumi.runtime.hasMonitor() ? pulumi.runtime.getMonitor() : undefined;
     const previousProject = pulumi.runtime.getProject();
@@ -109,11 +132,18 @@ export class ReplayStack {
         newResource: async (args) => {
           const key = `${args.type}::${args.name}`;
           if (args.custom === false) return { id: undefined, state: {} };
+          // The engine starts no new step once one has failed.
+          if (stepErrors.length > 0) throw new Error(`${key}: not started, the update already failed`);
+          const running = this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), (urns) => this.customKeys(urns, urnToKey, metas), forceReplace.has(args.name));
+          inFlight.add(running);
           try {
-            return await this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), (urns) => this.customKeys(urns, urnToKey, metas), forceReplace.has(args.name));
+            return await running;
           } catch (e) {
             stepErrors.push(e as Error);
+            if (stepErrors.length === 1) stepFailed(e as Error);
             throw e;
+          } finally {
+            inFlight.delete(running);
           }
         },
         call: async (args) => {
@@ -132,6 +162,7 @@ export class ReplayStack {
         dependencies: req.getDependenciesList(),
         retainOnDelete: req.getRetainondelete() === true,
         deleteBeforeReplace: req.getDeletebeforereplace(),
+        ignoreChanges: req.getIgnorechangesList(),
         parent: req.getParent(),
         custom: req.getCustom(),
       };
@@ -146,7 +177,15 @@ export class ReplayStack {
     };
 
     try {
-      const { outcome, unhandled } = await runProgramToEnd(program, this.options.timeoutMs, "pulumi up (replayed)");
+      let ran: Awaited<ReturnType<typeof runProgramToEnd>>;
+      try {
+        ran = await Promise.race([runProgramToEnd(program, this.options.timeoutMs, "pulumi up (replayed)"), firstStepFailure]);
+      } catch (e) {
+        if (stepErrors.length === 0) throw e;
+        await Promise.allSettled([...inFlight]);
+        throw stepErrors[0];
+      }
+      const { outcome, unhandled } = ran;
       // A failed step is what `pulumi up` reports first; then the program's own errors.
       if (stepErrors.length > 0) throw stepErrors[0];
       if (!outcome.ok) throw outcome.error;
@@ -177,10 +216,19 @@ export class ReplayStack {
     const dependsOn = customKeysOf(meta.dependencies);
     const old = this.state.get(key);
     const skipped = this.options.skip?.(type, name) === true;
+    // The engine's ignoreChanges: an ignored input keeps its old value (top-level keys only here).
+    if (old !== undefined) {
+      for (const k of meta.ignoreChanges) {
+        if (k.includes(".") || k.includes("[")) throw new Error(`${key}: the replay handles top-level ignoreChanges only, not ${k}`);
+        if (k in old.inputs) inputs[k] = old.inputs[k];
+        else delete inputs[k];
+      }
+    }
 
     let op: StepOp;
     if (old === undefined) op = "create";
     else if (forceReplace) op = "replace";
+    else if (this.readBackChanged(type, old, inputs, meta.ignoreChanges)) op = "replace";
     else if (isDeepStrictEqual(old.inputs, inputs)) op = "same";
     else op = this.changeKind(type, old.inputs, inputs);
 
@@ -204,6 +252,29 @@ export class ReplayStack {
     this.steps.push({ op, type, name });
     this.docker.log(`${op} ${name}`);
     return { id: entry.id, state: { ...inputs, ...entry.outputs } };
+  }
+
+  /**
+   * The provider's diff of its stored state (what its read got from Docker) against the new
+   * inputs, for the attributes the daemon decides; `ignoreChanges` drops them from the diff as
+   * the bridge does with the provider's own diff.
+   */
+  private readBackChanged(type: string, old: StateEntry, inputs: Record<string, PlainValue>, ignoreChanges: string[]): boolean {
+    if (type !== CONTAINER_TYPE || old.id.startsWith("skipped-")) return false;
+    for (const { key, computed } of CONTAINER_READ_BACK) {
+      if (ignoreChanges.includes(key)) continue;
+      const declared = inputs[key];
+      if (computed && (declared === undefined || declared === null)) continue;
+      const stored = old.outputs[key];
+      // Terraform's SDK treats an absent map and an empty one alike.
+      const empty = (v: unknown): boolean => v === undefined || v === null || v === "" || (typeof v === "object" && Object.keys(v as object).length === 0);
+      if (empty(stored) && empty(declared)) continue;
+      if (!isDeepStrictEqual(stored, declared)) {
+        this.docker.log(`${old.name}: ${key} stored ${JSON.stringify(stored)} != declared ${JSON.stringify(declared ?? null)} (ForceNew)`);
+        return true;
+      }
+    }
+    return false;
   }
 
   private changeKind(type: string, before: Record<string, PlainValue>, after: Record<string, PlainValue>): StepOp {
@@ -241,7 +312,7 @@ export class ReplayStack {
       }
       case CONTAINER_TYPE: {
         const applied: AppliedContainer = await this.docker.createContainer(r);
-        const outputs: Record<string, unknown> = {};
+        const outputs: Record<string, unknown> = { ...applied.readBack };
         if (applied.exitCode !== undefined) outputs.exitCode = applied.exitCode;
         if (applied.logs !== undefined) outputs.containerLogs = applied.logs;
         return { id: applied.id, outputs };
@@ -310,8 +381,9 @@ export class ReplayStack {
         else if (!found.State.Running && entry.inputs.mustRun !== false) {
           await this.docker.deleteContainer(entry.id, entry.inputs);
           gone = true;
-        } else if (!found.State.Running) {
-          entry.outputs.exitCode = found.State.ExitCode;
+        } else {
+          if (!found.State.Running) entry.outputs.exitCode = found.State.ExitCode;
+          Object.assign(entry.outputs, readBackOf(found));
         }
       } else if (entry.type === VOLUME_TYPE) {
         gone = !(await this.docker.volumeExists(entry.id));
