@@ -10,6 +10,7 @@
  * Traffic goes only to 127.0.0.1 and to the networks this test creates.
  */
 import { execFile } from "node:child_process";
+import * as net from "node:net";
 import { statSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -17,7 +18,7 @@ import { expect } from "chai";
 import Redis, { Cluster } from "ioredis";
 import { createClient, loadConfig, waitUntilReady, type StackOutputs } from "@redis-on-docker/connector";
 import { defineRedisStack } from "../../infra/program";
-import { validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
+import { planTopology, validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
 import { agreedView } from "../support/clusterAgreement";
 import { CONTAINER_TYPE, NETWORK_TYPE, VOLUME_TYPE, DockerReplay, sweepLeftovers, type ContainerInspect } from "./replay/applyToDocker";
 import { readStackConfigFile } from "./replay/ciStackConfig";
@@ -559,6 +560,49 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       if (process.env.E2E_VERBOSE) {
         console.log(`      extra dockerd + image load ${engineReadyMs} ms; second up ${Date.now() - secondUpStarted} ms; whole scenario ${Date.now() - started} ms`);
       }
+    });
+  });
+
+  describe("a node whose create failed (its host port held by another process)", () => {
+    it("the next plain up says which `--replace` retries it; that up then forms the cluster", async function () {
+      this.timeout(420_000);
+      // A short bound for the job while the node is broken; the fixing up uses the default.
+      const s = await ciSettings(engine, { "redis-on-docker:bootstrapTimeoutSec": "8" });
+      const victim = planTopology(s).clusterNodes[2];
+      const held = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        held.once("error", reject);
+        held.listen({ host: "127.0.0.1", port: victim.hostPort, exclusive: true }, resolve);
+      });
+      const stack3 = newStack(s);
+      let failure: unknown;
+      try {
+        await stack3.up(program(s)).catch((e) => (failure = e));
+      } finally {
+        await new Promise((resolve) => held.close(resolve));
+      }
+      // The provider fails the step after creating the container: the engine keeps it with initErrors.
+      expect(String(failure)).to.match(/Unable to start container/);
+      expect(stack3.entry(victim.name).initErrors, "saved with init errors").to.have.length(1);
+
+      // The cause is gone; a plain `pulumi up` only "updates" the node (a no-op in the provider).
+      let second: unknown;
+      await stack3.up(program(s)).catch((e) => (second = e));
+      expect(stack3.steps.find((st) => st.name === victim.name)?.op).to.equal("update");
+      expect(pulumi.RunError.isInstance(second), String(second)).to.equal(true);
+      const message = (second as Error).message;
+      expect(message).to.include(`node ${victim.ip}:${victim.port} did not answer PING`);
+      expect(message).to.match(new RegExp(`pulumi up --replace 'urn:pulumi:[^']*::${victim.name}'`));
+
+      // What the message says: replace that node (with the default bound again).
+      const fixed = { ...s, bootstrapTimeoutSec: settings.bootstrapTimeoutSec };
+      const out = (await stack3.up(program(fixed), { replace: [victim.name] })) as unknown as StackOutputs;
+      const changed = stack3.steps.filter((st) => st.op !== "same").map((st) => `${st.op} ${st.name}`).sort();
+      expect(changed).to.include(`replace ${victim.name}`);
+      expect(stack3.entry(victim.name).initErrors).to.equal(undefined);
+      await agreedView(out.cluster.seeds, s.password ?? "");
+      await stack3.destroy();
+      expect(await stack3.docker.leftovers()).to.deep.equal({ containers: [], networks: [], volumes: [] });
     });
   });
 

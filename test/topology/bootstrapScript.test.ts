@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript } from "@redis-on-docker/topology";
+import { BOOTSTRAP_LINE_MAX, FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript } from "@redis-on-docker/topology";
 import { Cluster } from "ioredis";
 import { CLUSTER_BUS_PORT_OFFSET, findFreePorts } from "../../local/src/freePorts";
 import { LocalRedisNode, startLocalNodes, writePrivateFile } from "../../local/src/localNodes";
@@ -163,6 +163,28 @@ describe("renderBootstrapScript", function () {
 });
 
 describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server processes`, function () {
+  it(`writes no line longer than ${BOOTSTRAP_LINE_MAX} bytes, even with a long message (the provider's line scanner)`, async function () {
+    this.timeout(20_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-lines-"));
+    try {
+      // A password file at the end of a 1.6 KB path: the script logs where the password came from.
+      let deep = dir;
+      for (let i = 0; i < 8; i++) deep = path.join(deep, `${"d".repeat(199)}${i}`);
+      fs.mkdirSync(deep, { recursive: true });
+      const passwordFile = path.join(deep, "password");
+      writePrivateFile(passwordFile, "line pass");
+      const [port] = await findFreePorts(1, { withBusPort: false });
+      const nodes = Array.from({ length: 6 }, (_, i) => ({ host: "127.0.0.1", port: port + i }));
+      const run = await runScript(renderBootstrapScript({ nodes, replicasPerMaster: 1, timeoutSec: 1, passwordFile }), dir, 15_000);
+      expect(run.code).to.not.equal(0);
+      expect(run.stdout).to.include("using the password from");
+      const longest = Math.max(...(run.stdout + run.stderr).split("\n").map((l) => Buffer.byteLength(l)));
+      expect(longest).to.be.at.most(BOOTSTRAP_LINE_MAX);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe("with a password", function () {
     const password = "b00tstrap pass'word";
     const fresh = useFreshClusterNodes(password);

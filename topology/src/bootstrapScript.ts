@@ -36,6 +36,9 @@ export interface BootstrapScriptArgs {
  */
 export const FORMATION_NODE_TIMEOUT_MS = 250;
 
+/** Longest line the job writes (bytes); longer ones are cut. */
+export const BOOTSTRAP_LINE_MAX = 1000;
+
 /** Redis Cluster needs at least this many masters (redis-cli refuses fewer). */
 const MIN_MASTERS = 3;
 
@@ -108,8 +111,11 @@ FORMATION_TIMEOUT_MS=${FORMATION_NODE_TIMEOUT_MS}
 TIMEOUT_SEC=${args.timeoutSec}
 PASSWORD_FILE=${shellQuote(args.passwordFile)}
 
-log() { printf 'bootstrap: %s\\n' "$*"; }
-fail() { printf 'bootstrap: ERROR: %s\\n' "$*" >&2; exit 1; }
+# Every line at most LINE_MAX bytes: whoever keeps the job's output line by line (the Docker
+# provider reads it with a 64 KiB line scanner and exits beyond that) gets short lines.
+LINE_MAX=${BOOTSTRAP_LINE_MAX}
+log() { printf 'bootstrap: %s\\n' "$*" | cut -b "1-$LINE_MAX"; }
+fail() { printf 'bootstrap: ERROR: %s\\n' "$*" | cut -b "1-$LINE_MAX" >&2; exit 1; }
 
 # The password goes to redis-cli through the environment only (redis-cli >= 5.0.3).
 if [ -s "$PASSWORD_FILE" ]; then

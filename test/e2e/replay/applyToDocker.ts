@@ -482,11 +482,21 @@ export class DockerReplay {
     }
 
     if (inp.start !== false) {
-      await this.engine.requestRaw({ method: "POST", path: `/containers/${id}/start`, timeoutMs: 30_000 });
+      try {
+        await this.engine.requestRaw({ method: "POST", path: `/containers/${id}/start`, timeoutMs: 30_000 });
+      } catch (e) {
+        throw new PartialCreateError(`Unable to start container: ${(e as Error).message}`, id);
+      }
     }
 
     const applied: AppliedContainer = { resourceName: r.name, dockerName, id, readBack: { logDriver: "", logOpts: {}, ulimits: [] }, elapsedMs: 0 };
-    if (inp.wait === true) await this.waitHealthy(id, dockerName, Number(inp.waitTimeout ?? 60) * 1000);
+    if (inp.wait === true) {
+      try {
+        await this.waitHealthy(id, dockerName, Number(inp.waitTimeout ?? 60) * 1000);
+      } catch (e) {
+        throw new PartialCreateError((e as Error).message, id);
+      }
+    }
     if (inp.attach === true) {
       await this.engine.request<{ StatusCode: number }>({
         method: "POST",
@@ -578,6 +588,20 @@ export class DockerReplay {
   async cleanup(): Promise<void> {
     const errors = await removeLabelled(this.engine, `${RUN_LABEL}=${this.options.runId}`, () => true);
     if (errors.length) throw new Error(`replay cleanup left things behind:\n  ${errors.join("\n  ")}`);
+  }
+}
+
+/**
+ * A create that failed after the container existed: v3.9.0 has already called `d.SetId`, so the
+ * step returns the id with its error and the engine saves the resource with `initErrors`.
+ */
+export class PartialCreateError extends Error {
+  constructor(
+    message: string,
+    readonly id: string,
+  ) {
+    super(message);
+    this.name = "PartialCreateError";
   }
 }
 

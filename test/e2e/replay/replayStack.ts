@@ -16,6 +16,7 @@ import {
   CONTAINER_TYPE,
   IMAGE_TYPE,
   NETWORK_TYPE,
+  PartialCreateError,
   VOLUME_TYPE,
   readBackOf,
   validateRecordedResources,
@@ -37,6 +38,8 @@ export interface StateEntry {
   /** Keys of the custom resources this one depends on. */
   dependsOn: string[];
   retainOnDelete: boolean;
+  /** Set when its create failed after the container existed: the engine's `initErrors`. */
+  initErrors?: string[];
 }
 
 export type StepOp = "same" | "create" | "update" | "replace" | "delete" | "retain" | "gone";
@@ -229,15 +232,17 @@ export class ReplayStack {
     if (old === undefined) op = "create";
     else if (forceReplace) op = "replace";
     else if (this.readBackChanged(type, old, inputs, meta.ignoreChanges)) op = "replace";
-    else if (isDeepStrictEqual(old.inputs, inputs)) op = "same";
+    else if (isDeepStrictEqual(old.inputs, inputs)) op = old.initErrors ? "update" : "same";
     else op = this.changeKind(type, old.inputs, inputs);
 
     let entry: StateEntry;
     if (op === "same") {
       entry = { ...old!, dependsOn, retainOnDelete: meta.retainOnDelete };
     } else if (op === "update") {
-      // The provider's update: only restart/limits reach Docker, the rest is state.
-      entry = { ...old!, inputs, dependsOn, retainOnDelete: meta.retainOnDelete };
+      // The provider's update: only restart/limits reach Docker, the rest is state. The engine
+      // also "updates" a resource saved with initErrors (no diff needed); the provider's update
+      // does nothing for it, and a successful update clears the errors.
+      entry = { ...old!, inputs, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: undefined };
     } else {
       if (op === "replace") {
         if (!meta.deleteBeforeReplace) {
@@ -245,7 +250,17 @@ export class ReplayStack {
         }
         await this.deleteOne(old!);
       }
-      const created = skipped ? { id: `skipped-${name}`, outputs: {} } : await this.create(type, record);
+      let created: { id: string; outputs: Record<string, unknown> };
+      try {
+        created = skipped ? { id: `skipped-${name}`, outputs: {} } : await this.create(type, record);
+      } catch (e) {
+        if (e instanceof PartialCreateError) {
+          this.state.set(key, { key, urn: key, type, name, inputs, id: e.id, outputs: {}, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: [e.message] });
+          this.steps.push({ op, type, name });
+          this.docker.log(`${op} ${name} failed; saved with initErrors`);
+        }
+        throw e;
+      }
       entry = { key, urn: key, type, name, inputs, id: created.id, outputs: created.outputs, dependsOn, retainOnDelete: meta.retainOnDelete };
     }
     this.state.set(key, entry);
