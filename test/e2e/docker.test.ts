@@ -498,6 +498,29 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     });
   });
 
+  describe("(d) a subnet change: every node comes back at a new address on its kept volume", () => {
+    it("the bootstrap meets the nodes at their new addresses: same ids, data, and every node agrees", async function () {
+      this.timeout(300_000);
+      const written = await writeMarkers("before-subnet-change", password());
+      const idsBefore = (await identities()).map((i) => i.id).sort();
+      const volumesBefore = entries(VOLUME_TYPE).map((v) => v.id).sort();
+      settings = { ...settings, subnet: await freeSubnet(engine) };
+      outputs = await up(settings);
+      const steps = Object.fromEntries(stack.steps.map((st) => [st.name, st.op]));
+      // The network is replaced (delete-before-replace, its containers deleted first), so is every container; the volumes stay.
+      expect(Object.values(stepsOf(stack.steps, NETWORK_TYPE))).to.deep.equal(["replace"]);
+      expect(Object.values(stepsOf(stack.steps, CONTAINER_TYPE)), JSON.stringify(steps)).to.deep.equal(Array(8).fill("replace"));
+      expect(Object.values(stepsOf(stack.steps, VOLUME_TYPE))).to.deep.equal(Array(7).fill("same"));
+      expect(entries(VOLUME_TYPE).map((v) => v.id).sort()).to.deep.equal(volumesBefore);
+      expect(String(bootstrapEntry().outputs.containerLogs)).to.include("re-introducing");
+      expect((await identities()).map((i) => i.id).sort()).to.deep.equal(idsBefore);
+      const agreed = await agreedView(outputs.cluster.seeds, password());
+      const prefix = settings.subnet.split(".").slice(0, 3).join(".");
+      for (const n of agreed.values()) expect(n.host.startsWith(`${prefix}.`), `${n.host} in ${settings.subnet}`).to.equal(true);
+      await expectMarkers("before-subnet-change", written, password());
+    });
+  });
+
   describe("(e) destroy", () => {
     it("with retainDataVolumes: removes containers and the network, keeps the data volumes on purpose", async function () {
       this.timeout(180_000);

@@ -3,7 +3,7 @@
  * Docker one-shot job and by the local runner alike, so both form the cluster the same way.
  *
  * It needs only `redis-cli` and coreutils/busybox (`date`, `sed`, `tr`, `grep`, `awk`,
- * `sleep`, `cat`, optionally `timeout`), and runs under dash and busybox sh. Redis 5.0.4's redis-cli is
+ * `sleep`, `cat`, `cut`, `sort`, optionally `timeout`), and runs under dash and busybox sh. Redis 5.0.4's redis-cli is
  * the oldest it must work with: the password travels in `REDISCLI_AUTH` (never `-a`, so it
  * is on no command line), and calls are bounded with `timeout` because that redis-cli has
  * no connect timeout of its own.

@@ -104,6 +104,10 @@ export class ReplayStack {
   readonly state = new Map<string, StateEntry>();
   /** Steps of the last operation, in the order they finished. */
   steps: Step[] = [];
+  /** Keys deleted during this up because a delete-before-replace needed them gone; their create is a replace. */
+  private deletedAsDependents = new Set<string>();
+  /** Deletions in flight, by key. */
+  private readonly deleting = new Map<string, Promise<void>>();
 
   constructor(
     readonly docker: DockerReplay,
@@ -113,6 +117,7 @@ export class ReplayStack {
   /** `pulumi up [--replace name...]`: returns the exports, or throws what `pulumi up` would report. */
   async up(program: () => unknown, opts: { replace?: string[] } = {}): Promise<PlainValue | undefined> {
     this.steps = [];
+    this.deletedAsDependents = new Set();
     const metas = new Map<string, RequestMeta>();
     const urnToKey = new Map<string, string>();
     const declared = new Map<string, RequestMeta & { urn: string }>();
@@ -229,7 +234,7 @@ export class ReplayStack {
     }
 
     let op: StepOp;
-    if (old === undefined) op = "create";
+    if (old === undefined) op = this.deletedAsDependents.has(key) ? "replace" : "create";
     else if (forceReplace) op = "replace";
     else if (this.readBackChanged(type, old, inputs, meta.ignoreChanges)) op = "replace";
     else if (isDeepStrictEqual(old.inputs, inputs)) op = old.initErrors ? "update" : "same";
@@ -244,11 +249,17 @@ export class ReplayStack {
       // does nothing for it, and a successful update clears the errors.
       entry = { ...old!, inputs, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: undefined };
     } else {
-      if (op === "replace") {
+      if (op === "replace" && old !== undefined) {
         if (!meta.deleteBeforeReplace) {
           throw new Error(`${key}: replacing it would create the new one before deleting the old, and its name is fixed; set deleteBeforeReplace`);
         }
-        await this.deleteOne(old!);
+        // The engine deletes the dependents of a delete-before-replace first (they are replaced
+        // too); Docker would refuse to remove a network with containers attached. Here every
+        // dependent is taken as replaced, which is what a changed network means for containers.
+        const dependents = this.dependentsOf(key);
+        for (const k of dependents) this.deletedAsDependents.add(k);
+        await this.deleteAll(dependents, { silent: true });
+        await this.deleteOne(old);
       }
       let created: { id: string; outputs: Record<string, unknown> };
       try {
@@ -357,8 +368,23 @@ export class ReplayStack {
     this.state.delete(entry.key);
   }
 
+  /** Keys of the state entries that depend on `key`, directly or not. */
+  private dependentsOf(key: string): string[] {
+    const found = new Set<string>();
+    const visit = (k: string): void => {
+      for (const e of this.state.values()) {
+        if (e.dependsOn.includes(k) && !found.has(e.key)) {
+          found.add(e.key);
+          visit(e.key);
+        }
+      }
+    };
+    visit(key);
+    return [...found];
+  }
+
   /** Deletes `keys` dependents first (reverse dependency order); retainOnDelete ones only leave the state. */
-  private async deleteAll(keys: string[]): Promise<void> {
+  private async deleteAll(keys: string[], opts: { silent?: boolean } = {}): Promise<void> {
     const pending = new Set(keys);
     while (pending.size > 0) {
       // Deletable now: nothing still in the state depends on it.
@@ -366,15 +392,21 @@ export class ReplayStack {
       if (ready.length === 0) throw new Error(`cannot order the deletion of ${[...pending].join(", ")}: something still depends on them`);
       await Promise.all(
         ready.map(async (k) => {
-          const entry = this.state.get(k)!;
           pending.delete(k);
+          // Concurrent replacements may share a dependent (the job depends on every node): delete it once.
+          const running = this.deleting.get(k);
+          if (running) return running;
+          const entry = this.state.get(k);
+          if (entry === undefined) return;
           if (entry.retainOnDelete) {
             this.state.delete(k);
             this.steps.push({ op: "retain", type: entry.type, name: entry.name });
             return;
           }
-          await this.deleteOne(entry);
-          this.steps.push({ op: "delete", type: entry.type, name: entry.name });
+          const deletion = this.deleteOne(entry).finally(() => this.deleting.delete(k));
+          this.deleting.set(k, deletion);
+          await deletion;
+          if (!opts.silent) this.steps.push({ op: "delete", type: entry.type, name: entry.name });
         }),
       );
     }
