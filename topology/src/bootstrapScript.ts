@@ -337,6 +337,23 @@ reintroduce_moved_nodes() {
   log "re-introduced the nodes at their planned addresses"
 }
 
+# repoint_replica ADDR INFO_REPLICATION: a replica may have learnt its master's new address by
+# gossip, which (unlike the MEET handshake) does not re-point its replication link; it then
+# keeps syncing from the old address. CLUSTER REPLICATE <its master> again re-points it.
+repoint_replica() {
+  host=$(printf '%s\\n' "$2" | sed -n 's/^master_host:\\(.*\\)$/\\1/p')
+  port=$(printf '%s\\n' "$2" | sed -n 's/^master_port:\\(.*\\)$/\\1/p')
+  view=$(cluster_nodes "$1")
+  master=$(printf '%s\\n' "$view" | awk '$3 ~ /myself/ { print $4 }')
+  case $master in ''|-|*[!0-9a-f]*) return 0 ;; esac
+  maddr=$(printf '%s\\n' "$view" | awk -v id="$master" '$1 == id { sub(/@.*/, "", $2); print $2 }')
+  case $maddr in ''|:*) return 0 ;; esac
+  [ "$maddr" != "$host:$port" ] || return 0
+  bound_calls
+  reply=$(rcli "$1" CLUSTER REPLICATE "$master" | tr -d '\\r')
+  log "replica $1 synced from $host:$port, its master is now at $maddr: CLUSTER REPLICATE answered $reply"
+}
+
 # set_node_timeout MS: CONFIG SET cluster-node-timeout on every node; returns 1 (with a log
 # line) when a node refuses, e.g. because CONFIG is renamed away.
 set_node_timeout() {
@@ -461,6 +478,7 @@ for addr in $NODES; do
       *role:master*) break ;;
       *master_link_status:up*) break ;;
     esac
+    repoint_replica "$addr" "$repl"
     expired && fail "replica $addr has not synced with its master within \${TIMEOUT_SEC}s: $(printf '%s' "$repl" | grep -E '^(role|master_host|master_port|master_link_status):' | tr '\n' ' ')"
     pause
   done
