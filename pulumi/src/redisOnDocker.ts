@@ -86,6 +86,13 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
     const { password: _planned, ...publicSettings } = settings;
     this.settings = Object.freeze(publicSettings);
     const plan = planTopology(settings);
+    if (settings.persistence === "none") {
+      // Shown by `pulumi preview` and `pulumi up`: any replaced container comes back empty.
+      void pulumi.log.warn(
+        "persistence is none: every container that `pulumi up` replaces (new password, image, ...) comes back without its keys; use aof (the default) or rdb to keep them",
+        this,
+      );
+    }
     // An Output password is checked (length, characters) when it is known.
     const password =
       passwordArg === undefined

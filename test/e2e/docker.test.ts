@@ -10,6 +10,7 @@
  * Traffic goes only to 127.0.0.1 and to the networks this test creates.
  */
 import { execFile } from "node:child_process";
+import * as net from "node:net";
 import { statSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -17,11 +18,12 @@ import { expect } from "chai";
 import Redis, { Cluster } from "ioredis";
 import { createClient, loadConfig, waitUntilReady, type StackOutputs } from "@redis-on-docker/connector";
 import { defineRedisStack } from "../../infra/program";
-import { validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
+import { planTopology, validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
 import { agreedView } from "../support/clusterAgreement";
 import { CONTAINER_TYPE, NETWORK_TYPE, VOLUME_TYPE, DockerReplay, sweepLeftovers, type ContainerInspect } from "./replay/applyToDocker";
 import { readStackConfigFile } from "./replay/ciStackConfig";
 import { DockerEngine } from "./replay/dockerEngine";
+import { startExtraDockerd, sweepExtraDockerds, type ExtraDockerd } from "./replay/extraDockerd";
 import { freePortRun, freeSubnet, randomPassword, uniqueNamePrefix } from "./replay/freeResources";
 import { ReplayStack, type StateEntry, type Step } from "./replay/replayStack";
 
@@ -92,6 +94,8 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
   this.timeout(60_000);
   const engine = new DockerEngine();
   const replays: DockerReplay[] = [];
+  /** Extra engines some scenarios start; stopped (and their dirs removed) after the replays' cleanup. */
+  const extraDockerds: ExtraDockerd[] = [];
   const clients: Array<{ disconnect(): void }> = [];
   let settings: StackSettings;
   let outputs: StackOutputs;
@@ -105,11 +109,12 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     for (const c of clients.splice(0)) c.disconnect();
     const errors: string[] = [];
     for (const r of replays.splice(0)) await r.cleanup().catch((e: Error) => errors.push(e.message));
+    for (const d of extraDockerds.splice(0)) await d.stop().catch((e: Error) => errors.push(`extra dockerd ${d.dir}: ${e.message}`));
     if (errors.length) throw new Error(errors.join("\n"));
   };
 
-  const newStack = (s: StackSettings, skip?: (type: string, name: string) => boolean): ReplayStack => {
-    const replay = new DockerReplay(engine, {
+  const newStack = (s: StackSettings, skip?: (type: string, name: string) => boolean, on: DockerEngine = engine): ReplayStack => {
+    const replay = new DockerReplay(on, {
       runId: s.namePrefix,
       attachTimeoutMs: (s.bootstrapTimeoutSec + 30) * 1000,
       log: process.env.E2E_VERBOSE ? (line) => console.log(`      [replay] ${line}`) : undefined,
@@ -126,6 +131,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     this.timeout(300_000);
     await requireEngine(engine);
     await sweepLeftovers(engine);
+    await sweepExtraDockerds();
     await run("bash", ["scripts/build-redis-image.sh"], 180_000);
     removeSignalHandlers = cleanupOnSignal(cleanupAll);
 
@@ -492,6 +498,29 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     });
   });
 
+  describe("(d) a subnet change: every node comes back at a new address on its kept volume", () => {
+    it("the bootstrap meets the nodes at their new addresses: same ids, data, and every node agrees", async function () {
+      this.timeout(300_000);
+      const written = await writeMarkers("before-subnet-change", password());
+      const idsBefore = (await identities()).map((i) => i.id).sort();
+      const volumesBefore = entries(VOLUME_TYPE).map((v) => v.id).sort();
+      settings = { ...settings, subnet: await freeSubnet(engine) };
+      outputs = await up(settings);
+      const steps = Object.fromEntries(stack.steps.map((st) => [st.name, st.op]));
+      // The network is replaced (delete-before-replace, its containers deleted first), so is every container; the volumes stay.
+      expect(Object.values(stepsOf(stack.steps, NETWORK_TYPE))).to.deep.equal(["replace"]);
+      expect(Object.values(stepsOf(stack.steps, CONTAINER_TYPE)), JSON.stringify(steps)).to.deep.equal(Array(8).fill("replace"));
+      expect(Object.values(stepsOf(stack.steps, VOLUME_TYPE))).to.deep.equal(Array(7).fill("same"));
+      expect(entries(VOLUME_TYPE).map((v) => v.id).sort()).to.deep.equal(volumesBefore);
+      expect(String(bootstrapEntry().outputs.containerLogs)).to.include("re-introducing");
+      expect((await identities()).map((i) => i.id).sort()).to.deep.equal(idsBefore);
+      const agreed = await agreedView(outputs.cluster.seeds, password());
+      const prefix = settings.subnet.split(".").slice(0, 3).join(".");
+      for (const n of agreed.values()) expect(n.host.startsWith(`${prefix}.`), `${n.host} in ${settings.subnet}`).to.equal(true);
+      await expectMarkers("before-subnet-change", written, password());
+    });
+  });
+
   describe("(e) destroy", () => {
     it("with retainDataVolumes: removes containers and the network, keeps the data volumes on purpose", async function () {
       this.timeout(180_000);
@@ -505,6 +534,98 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       const left = await docker.leftovers();
       expect({ ...left, volumes: left.volumes.sort() }).to.deep.equal({ containers: [], networks: [], volumes });
       expect(stack.state.size).to.equal(0);
+    });
+  });
+
+  describe("a daemon with log-opts and default-ulimits (dockerd --log-opt max-size=10m --default-ulimit nofile=4096:8192, as a server's daemon.json)", () => {
+    it("a second up changes nothing: no container replaced, the data kept", async function () {
+      this.timeout(300_000);
+      const started = Date.now();
+      const extra = await startExtraDockerd({ daemonArgs: ["--log-opt", "max-size=10m", "--default-ulimit", "nofile=4096:8192"], images: [settings.image], from: engine });
+      extraDockerds.push(extra);
+      const engineReadyMs = Date.now() - started;
+      // The stack's defaults (persistence included): what a user on such a server gets.
+      const s = await ciSettings(extra.engine, {});
+      extra.allowSubnet(s.subnet);
+      const onServer = newStack(s, undefined, extra.engine);
+      const out = (await onServer.up(program(s))) as unknown as StackOutputs;
+      const serverContainers = [...onServer.state.values()].filter((e) => e.type === CONTAINER_TYPE);
+      expect(serverContainers).to.have.length(s.clusterNodes + 2);
+      // The provider's read stores the daemon's options in every container's log_opts.
+      for (const e of serverContainers) {
+        expect(e.outputs.logOpts, `${e.name} log_opts as read back`).to.deep.equal({ "max-size": "10m" });
+        expect(e.outputs.ulimits, `${e.name} ulimit as read back`).to.deep.equal([{ name: "nofile", soft: 4096, hard: 8192 }]);
+      }
+
+      const pw = s.password ?? "";
+      const cluster = new Cluster(out.cluster.seeds, {
+        natMap: out.cluster.natMap,
+        redisOptions: { password: pw, connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS },
+        slotsRefreshTimeout: COMMAND_TIMEOUT_MS,
+        clusterRetryStrategy: (times) => (times > 3 ? null : 200),
+      });
+      clients.push(cluster);
+      const keys = ["{a}log-opts", "{b}log-opts", "{c}log-opts"];
+      for (const k of keys) await cluster.set(k, `kept ${k}`);
+      const standalone = new Redis({ host: out.standalone.host, port: out.standalone.port, password: pw, lazyConnect: true, commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1 });
+      clients.push(standalone);
+      await standalone.connect();
+      await standalone.set("log-opts", "kept standalone");
+
+      const idsBefore = Object.fromEntries(serverContainers.map((e) => [e.name, e.id]));
+      const secondUpStarted = Date.now();
+      await onServer.up(program(s));
+      expect(onServer.steps.filter((st) => st.op !== "same").map((st) => `${st.op} ${st.name}`), "every step of the second up is `same`").to.deep.equal([]);
+      const idsAfter = Object.fromEntries([...onServer.state.values()].filter((e) => e.type === CONTAINER_TYPE).map((e) => [e.name, e.id]));
+      expect(idsAfter).to.deep.equal(idsBefore);
+      for (const k of keys) expect(await cluster.get(k), k).to.equal(`kept ${k}`);
+      expect(await standalone.get("log-opts")).to.equal("kept standalone");
+      if (process.env.E2E_VERBOSE) {
+        console.log(`      extra dockerd + image load ${engineReadyMs} ms; second up ${Date.now() - secondUpStarted} ms; whole scenario ${Date.now() - started} ms`);
+      }
+    });
+  });
+
+  describe("a node whose create failed (its host port held by another process)", () => {
+    it("the next plain up says which `--replace` retries it; that up then forms the cluster", async function () {
+      this.timeout(420_000);
+      // A short bound for the job while the node is broken; the fixing up uses the default.
+      const s = await ciSettings(engine, { "redis-on-docker:bootstrapTimeoutSec": "8" });
+      const victim = planTopology(s).clusterNodes[2];
+      const held = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        held.once("error", reject);
+        held.listen({ host: "127.0.0.1", port: victim.hostPort, exclusive: true }, resolve);
+      });
+      const stack3 = newStack(s);
+      let failure: unknown;
+      try {
+        await stack3.up(program(s)).catch((e) => (failure = e));
+      } finally {
+        await new Promise((resolve) => held.close(resolve));
+      }
+      // The provider fails the step after creating the container: the engine keeps it with initErrors.
+      expect(String(failure)).to.match(/Unable to start container/);
+      expect(stack3.entry(victim.name).initErrors, "saved with init errors").to.have.length(1);
+
+      // The cause is gone; a plain `pulumi up` only "updates" the node (a no-op in the provider).
+      let second: unknown;
+      await stack3.up(program(s)).catch((e) => (second = e));
+      expect(stack3.steps.find((st) => st.name === victim.name)?.op).to.equal("update");
+      expect(pulumi.RunError.isInstance(second), String(second)).to.equal(true);
+      const message = (second as Error).message;
+      expect(message).to.include(`node ${victim.ip}:${victim.port} did not answer PING`);
+      expect(message).to.match(new RegExp(`pulumi up --replace 'urn:pulumi:[^']*::${victim.name}'`));
+
+      // What the message says: replace that node (with the default bound again).
+      const fixed = { ...s, bootstrapTimeoutSec: settings.bootstrapTimeoutSec };
+      const out = (await stack3.up(program(fixed), { replace: [victim.name] })) as unknown as StackOutputs;
+      const changed = stack3.steps.filter((st) => st.op !== "same").map((st) => `${st.op} ${st.name}`).sort();
+      expect(changed).to.include(`replace ${victim.name}`);
+      expect(stack3.entry(victim.name).initErrors).to.equal(undefined);
+      await agreedView(out.cluster.seeds, s.password ?? "");
+      await stack3.destroy();
+      expect(await stack3.docker.leftovers()).to.deep.equal({ containers: [], networks: [], volumes: [] });
     });
   });
 

@@ -73,7 +73,7 @@ describe("@redis-on-docker/pulumi: RedisOnDocker", function () {
     expect(doc.standalone).to.deep.equal({ host: "127.0.0.1", port: 6380, internalHost: "10.213.0.10", internalPort: 6379 });
     expect(doc.cluster.seeds.map((s) => s.port)).to.deep.equal([6381, 6382, 6383, 6384, 6385, 6386]);
     expect(doc.cluster.replicasPerMaster).to.equal(1);
-    expect(redis.settings).to.deep.include({ clusterNodes: 6, nodeTimeoutMs: 5000, persistence: "none", namePrefix: "redis", hostBindAddress: "127.0.0.1" });
+    expect(redis.settings).to.deep.include({ clusterNodes: 6, nodeTimeoutMs: 5000, persistence: "aof", namePrefix: "redis", hostBindAddress: "127.0.0.1" });
   });
 
   it("a bad argument throws a SettingError naming it, before any resource", async function () {

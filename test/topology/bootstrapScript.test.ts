@@ -8,8 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript } from "@redis-on-docker/topology";
-import { findFreePorts } from "../../local/src/freePorts";
+import { BOOTSTRAP_LINE_MAX, FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript } from "@redis-on-docker/topology";
+import { Cluster } from "ioredis";
+import { CLUSTER_BUS_PORT_OFFSET, findFreePorts } from "../../local/src/freePorts";
 import { LocalRedisNode, startLocalNodes, writePrivateFile } from "../../local/src/localNodes";
 import { terminateProcesses, type ProcessIdentity } from "../../local/src/processControl";
 import { parseInfo, probeRedis } from "../../local/src/redisProbe";
@@ -59,7 +60,7 @@ function runScript(script: string, dir: string, timeoutMs: number): Promise<Scri
  * Six fresh cluster-enabled redis-servers from the plan, plus its standalone server,
  * started and stopped by the enclosing describe.
  */
-function useFreshClusterNodes(password: string): {
+function useFreshClusterNodes(password: string, overrides: Record<string, string> = {}): {
   dir: () => string;
   seeds: () => Endpoint[];
   standalone: () => Endpoint;
@@ -71,7 +72,7 @@ function useFreshClusterNodes(password: string): {
     this.timeout(30_000);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-test-"));
     const settings = validateStackSettings(
-      { clusterNodes: 6, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS, ...(password ? { password } : { allowNoPassword: true }) },
+      { clusterNodes: 6, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS, ...(password ? { password } : { allowNoPassword: true }), ...overrides },
       "test",
     );
     const plan = planTopology(settings);
@@ -162,6 +163,28 @@ describe("renderBootstrapScript", function () {
 });
 
 describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server processes`, function () {
+  it(`writes no line longer than ${BOOTSTRAP_LINE_MAX} bytes, even with a long message (the provider's line scanner)`, async function () {
+    this.timeout(20_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-lines-"));
+    try {
+      // A password file at the end of a 1.6 KB path: the script logs where the password came from.
+      let deep = dir;
+      for (let i = 0; i < 8; i++) deep = path.join(deep, `${"d".repeat(199)}${i}`);
+      fs.mkdirSync(deep, { recursive: true });
+      const passwordFile = path.join(deep, "password");
+      writePrivateFile(passwordFile, "line pass");
+      const [port] = await findFreePorts(1, { withBusPort: false });
+      const nodes = Array.from({ length: 6 }, (_, i) => ({ host: "127.0.0.1", port: port + i }));
+      const run = await runScript(renderBootstrapScript({ nodes, replicasPerMaster: 1, timeoutSec: 1, passwordFile }), dir, 15_000);
+      expect(run.code).to.not.equal(0);
+      expect(run.stdout).to.include("using the password from");
+      const longest = Math.max(...(run.stdout + run.stderr).split("\n").map((l) => Buffer.byteLength(l)));
+      expect(longest).to.be.at.most(BOOTSTRAP_LINE_MAX);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe("with a password", function () {
     const password = "b00tstrap pass'word";
     const fresh = useFreshClusterNodes(password);
@@ -315,6 +338,64 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).not.to.include("using the password");
       for (const seed of seeds) expect((await clusterInfo(seed, "")).get("cluster_state")).to.equal("ok");
+    });
+  });
+
+  describe("an address change: every node comes back at another address with its nodes.conf", function () {
+    // A new subnet or static IP in Docker; other ports here. aof: the keys must outlive the restart.
+    const password = "moved pass 7";
+    const fresh = useFreshClusterNodes(password, { persistence: "aof" });
+    let passwordFile = "";
+    const script = (timeoutSec: number): string =>
+      renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec, passwordFile, nodeTimeoutMs: NODE_TIMEOUT_MS });
+
+    before(async function () {
+      this.timeout(45_000);
+      passwordFile = path.join(fresh.dir(), "password");
+      writePrivateFile(passwordFile, password);
+      const run = await runScript(script(30), fresh.dir(), 35_000);
+      expect(run.code, run.stderr + run.stdout).to.equal(0);
+    });
+
+    it("the bootstrap meets the nodes at their planned addresses: same ids, roles, slots, epochs and keys", async function () {
+      this.timeout(90_000);
+      const keys = Array.from({ length: 12 }, (_, i) => `moved:${i}`);
+      const before = new Cluster(fresh.seeds(), { redisOptions: { password, commandTimeout: 2000 }, clusterRetryStrategy: () => null });
+      try {
+        // A SIGTERMed master flushes its AOF: the keys are on its disk when it restarts.
+        for (const k of keys) await before.set(k, `value of ${k}`);
+      } finally {
+        before.disconnect();
+      }
+      const layoutBefore = await clusterLayout(fresh.seeds(), password);
+      const nodes = fresh.clusterNodes();
+      const oldPorts = nodes.map((n) => n.port);
+      expect(await terminateProcesses(nodes.map((n) => n.identity()!), 3000)).to.deep.equal([]);
+      const newPorts = await findFreePorts(nodes.length, { withBusPort: true, exclude: oldPorts.flatMap((p) => [p, p + CLUSTER_BUS_PORT_OFFSET]) });
+      await Promise.all(nodes.map((n, i) => n.start(newPorts[i])));
+      // Each node still lists its peers at their old ports.
+      const stale = String(await probeRedis(newPorts[0], ["CLUSTER", "NODES"], { password, timeoutMs: 2000 }));
+      expect(stale).to.include(`127.0.0.1:${oldPorts[1]}@`);
+
+      const run = await runScript(script(30), fresh.dir(), 40_000);
+      expect(run.code, run.stderr + run.stdout).to.equal(0);
+      expect(run.stdout).to.include("nodes list peers at addresses outside the plan");
+      expect(run.stdout).not.to.include("creating the cluster");
+      expect(run.stdout + run.stderr).not.to.include(password);
+      expect(await clusterLayout(fresh.seeds(), password)).to.deep.equal(layoutBefore);
+      const view = await agreedView(fresh.seeds(), password);
+      expect([...view.values()].map((v) => `${v.host}:${v.port}`).sort()).to.deep.equal(newPorts.map((p) => `127.0.0.1:${p}`).sort());
+      const after = new Cluster(fresh.seeds(), { redisOptions: { password, commandTimeout: 2000 }, clusterRetryStrategy: () => null });
+      try {
+        for (const k of keys) expect(await after.get(k), k).to.equal(`value of ${k}`);
+      } finally {
+        after.disconnect();
+      }
+      // Nothing left to re-introduce: the next run goes straight to "already formed".
+      const again = await runScript(script(30), fresh.dir(), 40_000);
+      expect(again.code, again.stderr + again.stdout).to.equal(0);
+      expect(again.stdout).to.include("cluster already formed");
+      expect(again.stdout).not.to.include("outside the plan");
     });
   });
 

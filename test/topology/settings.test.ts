@@ -27,7 +27,7 @@ describe("validateStackSettings", () => {
       hostBindAddress: "127.0.0.1",
       allowNoPassword: false,
       nodeTimeoutMs: 5000,
-      persistence: "none",
+      persistence: "aof",
       namePrefix: "redis",
       bootstrapTimeoutSec: 60,
       retainDataVolumes: false,

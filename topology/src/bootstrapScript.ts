@@ -3,7 +3,7 @@
  * Docker one-shot job and by the local runner alike, so both form the cluster the same way.
  *
  * It needs only `redis-cli` and coreutils/busybox (`date`, `sed`, `tr`, `grep`, `awk`,
- * `sleep`, `cat`, optionally `timeout`), and runs under dash and busybox sh. Redis 5.0.4's redis-cli is
+ * `sleep`, `cat`, `cut`, `sort`, optionally `timeout`), and runs under dash and busybox sh. Redis 5.0.4's redis-cli is
  * the oldest it must work with: the password travels in `REDISCLI_AUTH` (never `-a`, so it
  * is on no command line), and calls are bounded with `timeout` because that redis-cli has
  * no connect timeout of its own.
@@ -35,6 +35,9 @@ export interface BootstrapScriptArgs {
  * reports ready (a spurious failure verdict meanwhile only delays agreement).
  */
 export const FORMATION_NODE_TIMEOUT_MS = 250;
+
+/** Longest line the job writes (bytes); longer ones are cut. */
+export const BOOTSTRAP_LINE_MAX = 1000;
 
 /** Redis Cluster needs at least this many masters (redis-cli refuses fewer). */
 const MIN_MASTERS = 3;
@@ -108,8 +111,11 @@ FORMATION_TIMEOUT_MS=${FORMATION_NODE_TIMEOUT_MS}
 TIMEOUT_SEC=${args.timeoutSec}
 PASSWORD_FILE=${shellQuote(args.passwordFile)}
 
-log() { printf 'bootstrap: %s\\n' "$*"; }
-fail() { printf 'bootstrap: ERROR: %s\\n' "$*" >&2; exit 1; }
+# Every line at most LINE_MAX bytes: whoever keeps the job's output line by line (the Docker
+# provider reads it with a 64 KiB line scanner and exits beyond that) gets short lines.
+LINE_MAX=${BOOTSTRAP_LINE_MAX}
+log() { printf 'bootstrap: %s\\n' "$*" | cut -b "1-$LINE_MAX"; }
+fail() { printf 'bootstrap: ERROR: %s\\n' "$*" | cut -b "1-$LINE_MAX" >&2; exit 1; }
 
 # The password goes to redis-cli through the environment only (redis-cli >= 5.0.3).
 if [ -s "$PASSWORD_FILE" ]; then
@@ -284,6 +290,70 @@ EOF_MASTERS
   log "heal: done; waiting for every node to agree"
 }
 
+# ---- Re-introducing nodes whose addresses changed ---------------------------------------
+# Each node keeps its peers' addresses in nodes.conf (on its volume). When the nodes come back
+# at other addresses (a new subnet or static IPs, other ports), every node still calls its peers
+# at the old ones and none reaches another: the cluster stays down. A CLUSTER MEET to the new
+# address of a node it knows makes the meeting node update that node's address (Redis 5.0's
+# clusterProcessPacket: the handshake's PONG comes from a known id -> nodeUpdateAddressIfNeeded,
+# which also re-points a replica at its moved master), and an incoming MEET makes a node learn
+# its own new address. So when a formed node lists a peer at an address outside the plan, every
+# formed node meets every other formed node's planned address. Nodes that came back empty are
+# left to the heal below.
+
+# unplanned_peers ADDRS...: the peer addresses (ip:port) these nodes list that are not planned.
+unplanned_peers() {
+  for addr in "$@"; do
+    cluster_nodes "$addr" | while read -r id peer flags rest; do
+      case $id in ''|*[!0-9a-f]*) continue ;; esac
+      case ",$flags," in *,myself,*) continue ;; esac
+      peer=\${peer%@*}
+      case " $NODES " in *" $peer "*) ;; *) printf '%s\\n' "$peer" ;; esac
+    done
+  done | sort -u | tr '\\n' ' '
+}
+
+reintroduce_moved_nodes() {
+  FORMED_NOW=''
+  for addr in $NODES; do
+    known=$(cluster_info_field "$addr" cluster_known_nodes)
+    case $known in ''|1) ;; *) FORMED_NOW="$FORMED_NOW $addr" ;; esac
+  done
+  [ -n "$FORMED_NOW" ] || return 0
+  # shellcheck disable=SC2086
+  moved=$(unplanned_peers $FORMED_NOW)
+  [ -n "$moved" ] || return 0
+  log "nodes list peers at addresses outside the plan: $moved"
+  log "re-introducing: every formed node meets every planned address of the others:$FORMED_NOW"
+  for addr in $FORMED_NOW; do
+    for other in $FORMED_NOW; do
+      [ "$other" = "$addr" ] && continue
+      bound_calls
+      reply=$(rcli "$addr" CLUSTER MEET "\${other%:*}" "\${other##*:}" | tr -d '\\r')
+      [ "$reply" = OK ] || fail "CLUSTER MEET $other from $addr answered: $reply"
+    done
+  done
+  # The handshakes finish within a few cluster cron ticks; the waits below judge the result.
+  log "re-introduced the nodes at their planned addresses"
+}
+
+# repoint_replica ADDR INFO_REPLICATION: a replica may have learnt its master's new address by
+# gossip, which (unlike the MEET handshake) does not re-point its replication link; it then
+# keeps syncing from the old address. CLUSTER REPLICATE <its master> again re-points it.
+repoint_replica() {
+  host=$(printf '%s\\n' "$2" | sed -n 's/^master_host:\\(.*\\)$/\\1/p')
+  port=$(printf '%s\\n' "$2" | sed -n 's/^master_port:\\(.*\\)$/\\1/p')
+  view=$(cluster_nodes "$1")
+  master=$(printf '%s\\n' "$view" | awk '$3 ~ /myself/ { print $4 }')
+  case $master in ''|-|*[!0-9a-f]*) return 0 ;; esac
+  maddr=$(printf '%s\\n' "$view" | awk -v id="$master" '$1 == id { sub(/@.*/, "", $2); print $2 }')
+  case $maddr in ''|:*) return 0 ;; esac
+  [ "$maddr" != "$host:$port" ] || return 0
+  bound_calls
+  reply=$(rcli "$1" CLUSTER REPLICATE "$master" | tr -d '\\r')
+  log "replica $1 synced from $host:$port, its master is now at $maddr: CLUSTER REPLICATE answered $reply"
+}
+
 # set_node_timeout MS: CONFIG SET cluster-node-timeout on every node; returns 1 (with a log
 # line) when a node refuses, e.g. because CONFIG is renamed away.
 set_node_timeout() {
@@ -306,6 +376,9 @@ for addr in $NODES; do
   done
 done
 log "all $NODE_COUNT nodes answer PING"
+
+# 1b. Nodes that kept their nodes.conf but moved (new addresses) meet each other again.
+reintroduce_moved_nodes
 
 # 2. Survey: per node, its cluster_state, known nodes and assigned slots.
 #    Sets FRESH (nodes that know only themselves and serve no slots), FORMED (nodes that know
@@ -405,6 +478,7 @@ for addr in $NODES; do
       *role:master*) break ;;
       *master_link_status:up*) break ;;
     esac
+    repoint_replica "$addr" "$repl"
     expired && fail "replica $addr has not synced with its master within \${TIMEOUT_SEC}s: $(printf '%s' "$repl" | grep -E '^(role|master_host|master_port|master_link_status):' | tr '\n' ' ')"
     pause
   done

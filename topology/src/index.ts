@@ -5,4 +5,4 @@
  */
 export * from "./settings";
 export * from "./plan";
-export { FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript, type BootstrapScriptArgs } from "./bootstrapScript";
+export { BOOTSTRAP_LINE_MAX, FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript, type BootstrapScriptArgs } from "./bootstrapScript";

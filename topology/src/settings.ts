@@ -37,7 +37,11 @@ export interface StackSettings {
   allowNoPassword: boolean;
   /** `cluster-node-timeout` in ms. Config key `nodeTimeoutMs`. Default 5000. */
   nodeTimeoutMs: number;
-  /** Persistence of every node. Config key `persistence`. Default `none`. */
+  /**
+   * Persistence of every node. Config key `persistence`. Default `aof` (appendfsync everysec):
+   * a container replaced by `pulumi up` (new password, image, ...) comes back with its keys, as
+   * users of a provisioned store expect; `none` loses every key on every replacement.
+   */
   persistence: Persistence;
   /** Prefix of container and network names. Config key `namePrefix`. Default `redis`. */
   namePrefix: string;
@@ -60,7 +64,7 @@ export const DEFAULT_SETTINGS: Readonly<Omit<StackSettings, "password">> = Objec
   hostBindAddress: "127.0.0.1",
   allowNoPassword: false,
   nodeTimeoutMs: 5000,
-  persistence: "none",
+  persistence: "aof",
   namePrefix: "redis",
   bootstrapTimeoutSec: 60,
   retainDataVolumes: false,

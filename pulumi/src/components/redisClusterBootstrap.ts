@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DAEMON_FILLED_CONTAINER_INPUTS } from "./daemonDefaults";
 import { BOOTSTRAP_PASSWORD_PATH, BOOTSTRAP_SCRIPT_PATH, type BootstrapPlan } from "@redis-on-docker/topology";
 
 /** Lines of the job's output quoted in the error when it fails. */
@@ -56,6 +57,9 @@ export class RedisClusterBootstrap extends pulumi.ComponentResource {
         tty: true,
         restart: "no",
         rm: false,
+        // The provider reads the job's logs back (`logs: true`) and panics when it cannot, e.g. on a
+        // daemon whose default log driver is `none` or a remote-only one: use one Docker can read.
+        logDriver: "json-file",
         // Replacing a node gives it a new ID; the changed label replaces (re-runs) the job.
         labels: [
           {
@@ -64,11 +68,15 @@ export class RedisClusterBootstrap extends pulumi.ComponentResource {
           },
         ],
       },
-      { parent: this, dependsOn: args.nodeContainers, deleteBeforeReplace: true },
+      { parent: this, dependsOn: args.nodeContainers, deleteBeforeReplace: true, ignoreChanges: DAEMON_FILLED_CONTAINER_INPUTS },
     );
+    // Node containers by the address the job reaches them at (plan.nodes and nodeContainers share the plan's order).
+    const nodeUrns = pulumi.all(args.nodeContainers.map((c) => c.urn));
     this.exitCode = pulumi
-      .all([this.container.exitCode, this.container.containerLogs, this.container.urn])
-      .apply(([exitCode, logs, urn]) => checkBootstrapExit(plan.name, exitCode, logs, urn));
+      .all([this.container.exitCode, this.container.containerLogs, this.container.urn, nodeUrns])
+      .apply(([exitCode, logs, urn, urns]) =>
+        checkBootstrapExit(plan.name, exitCode, logs, urn, plan.nodes.map((n, i) => ({ address: `${n.host}:${n.port}`, urn: urns[i] ?? "" }))),
+      );
     this.registerOutputs({ exitCode: this.exitCode });
   }
 }
@@ -82,14 +90,25 @@ export function checkBootstrapExit(
   exitCode: number | undefined,
   logs: string | undefined,
   urn: string,
+  nodes: Array<{ address: string; urn: string }> = [],
 ): number {
   if (exitCode === 0) return 0;
-  const tail = printableLines(logs ?? "").slice(-LOG_TAIL_LINES).join("\n");
+  const lines = printableLines(logs ?? "");
+  const tail = lines.slice(-LOG_TAIL_LINES).join("\n");
   const status = exitCode === undefined || exitCode === null ? "did not report an exit code" : `exited with code ${exitCode}`;
+  // A node that never answers is most often one whose create failed in an earlier `pulumi up`
+  // (host port taken, not healthy in time): the engine keeps it with an init error, and a plain
+  // `pulumi up` only "updates" it, which the provider does as a no-op. Replacing it retries the create.
+  const silent = nodes.filter((n) => lines.some((l) => l.includes(`node ${n.address} did not answer PING`)));
+  const fix =
+    silent.length > 0
+      ? `Node container(s) ${silent.map((n) => n.address).join(", ")} never answered. If an earlier \`pulumi up\` failed creating ` +
+        `them (host port already in use, not healthy within the wait), a plain \`pulumi up\` does not create them again. ` +
+        `Fix the cause (see docker logs <container>), then run:\n  pulumi up ${silent.map((n) => `--replace '${n.urn}'`).join(" ")}`
+      : `Fix the cause, then run it again with: pulumi up --replace '${urn}'`;
   throw new pulumi.RunError(
     `cluster bootstrap job ${jobName} ${status}; the cluster is not formed.\n` +
-      `Last output of the job:\n${tail === "" ? "(no output)" : tail}\n` +
-      `Fix the cause, then run it again with: pulumi up --replace '${urn}'`,
+      `Last output of the job:\n${tail === "" ? "(no output)" : tail}\n` + fix,
   );
 }
 

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DAEMON_FILLED_CONTAINER_INPUTS } from "./daemonDefaults";
 import { CONTAINER_CONFIG_PATH, CONTAINER_DATA_DIR, renderRedisConf, type NodePlan } from "@redis-on-docker/topology";
 
 /** How long Docker waits between healthchecks, and how long `pulumi up` waits for a node to be healthy. */
@@ -67,8 +68,9 @@ export class RedisServer extends pulumi.ComponentResource {
         waitTimeout: HEALTHY_WAIT_TIMEOUT_SEC,
         labels: [{ label: "redis-on-docker.role", value: node.role }],
       },
-      // The name is fixed, so a replacement must remove the old container first.
-      { parent: this, deleteBeforeReplace: true },
+      // The name is fixed, so a replacement must remove the old container first. A daemon's
+      // log-opts / default-ulimits must not replace it on every up.
+      { parent: this, deleteBeforeReplace: true, ignoreChanges: DAEMON_FILLED_CONTAINER_INPUTS },
     );
     this.containerName = this.container.name;
     this.registerOutputs({ containerName: this.containerName });

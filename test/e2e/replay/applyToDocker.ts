@@ -33,6 +33,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     "name", "image", "command", "entrypoints", "envs", "user", "workingDir", "hostname", "labels",
     "networksAdvanced", "ports", "healthcheck", "restart", "maxRetryCount", "uploads",
     "mustRun", "attach", "logs", "start", "wait", "waitTimeout", "rm", "init", "tty", "volumes",
+    "logDriver", "logOpts",
     // Only used when the container is destroyed; the replay removes with force anyway.
     "destroyGraceSeconds", "stopTimeout", "stopSignal", "removeVolumes",
   ],
@@ -52,7 +53,31 @@ export interface AppliedContainer {
   exitCode?: number;
   /** `containerLogs` as the provider fills it (`attach` + `logs`): the raw stream, read line by line. */
   logs?: string;
+  /** What the provider's read after create stores beyond the inputs (see readBack). */
+  readBack: ContainerReadBack;
   elapsedMs: number;
+}
+
+/**
+ * Container attributes terraform-provider-docker v3.9.0's read stores from `docker inspect`
+ * that the daemon, not the inputs, can decide (resource_docker_container_funcs.go:
+ * `d.Set("log_driver", HostConfig.LogConfig.Type)`, `d.Set("log_opts", HostConfig.LogConfig.Config)`,
+ * `d.Set("ulimit", flattenUlimits(HostConfig.Ulimits))`). Docker merges the daemon's `log-opts`
+ * into every container of the daemon's default driver, and its `default-ulimits` into every
+ * container at start, so these hold values even when the program declares none.
+ */
+export interface ContainerReadBack {
+  logDriver: string;
+  logOpts: Record<string, string>;
+  ulimits: Array<{ name: string; soft: number; hard: number }>;
+}
+
+export function readBackOf(inspect: ContainerInspect): ContainerReadBack {
+  return {
+    logDriver: inspect.HostConfig.LogConfig?.Type ?? "",
+    logOpts: { ...(inspect.HostConfig.LogConfig?.Config ?? {}) },
+    ulimits: (inspect.HostConfig.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
+  };
 }
 
 export interface ReplayOptions {
@@ -135,6 +160,10 @@ export function goDurationToNs(text: string, where: string): number {
   if (text === "0") return 0;
   if (consumed !== text.length || text.length === 0) throw new Error(`${where}: ${JSON.stringify(text)} is not a Go duration`);
   return Math.round(total);
+}
+
+function stringMap(value: Obj): Record<string, string> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
 }
 
 function labelsOf(value: PlainValue | undefined): Record<string, string> {
@@ -384,6 +413,8 @@ export class DockerReplay {
         RestartPolicy: { Name: (inp.restart as string | undefined) ?? "no", MaximumRetryCount: Number(inp.maxRetryCount ?? 0) },
         AutoRemove: inp.rm === true,
         Init: inp.init === true,
+        // The provider sends log_driver ("" = the daemon's default) and log_opts as given.
+        LogConfig: { Type: (inp.logDriver as string | undefined) ?? "", Config: isObj(inp.logOpts) ? stringMap(inp.logOpts) : undefined },
       },
       NetworkingConfig: {},
     };
@@ -451,18 +482,37 @@ export class DockerReplay {
     }
 
     if (inp.start !== false) {
-      await this.engine.requestRaw({ method: "POST", path: `/containers/${id}/start`, timeoutMs: 30_000 });
+      try {
+        await this.engine.requestRaw({ method: "POST", path: `/containers/${id}/start`, timeoutMs: 30_000 });
+      } catch (e) {
+        throw new PartialCreateError(`Unable to start container: ${(e as Error).message}`, id);
+      }
     }
 
-    const applied: AppliedContainer = { resourceName: r.name, dockerName, id, elapsedMs: 0 };
-    if (inp.wait === true) await this.waitHealthy(id, dockerName, Number(inp.waitTimeout ?? 60) * 1000);
+    const applied: AppliedContainer = { resourceName: r.name, dockerName, id, readBack: { logDriver: "", logOpts: {}, ulimits: [] }, elapsedMs: 0 };
+    if (inp.wait === true) {
+      try {
+        await this.waitHealthy(id, dockerName, Number(inp.waitTimeout ?? 60) * 1000);
+      } catch (e) {
+        throw new PartialCreateError((e as Error).message, id);
+      }
+    }
     if (inp.attach === true) {
       await this.engine.request<{ StatusCode: number }>({
         method: "POST",
         path: `/containers/${id}/wait?condition=not-running`,
         timeoutMs: this.options.attachTimeoutMs,
       });
-      if (inp.logs === true) applied.logs = providerContainerLogs(await this.engine.rawLogs(id), `${r.name}.containerLogs`);
+      if (inp.logs === true) {
+        let raw: Buffer;
+        try {
+          raw = await this.engine.rawLogs(id);
+        } catch (e) {
+          // v3.9.0: `log.Panic` when ContainerLogs fails, e.g. under a log driver that cannot be read back.
+          throw new Error(`${r.name}: the provider panics reading the job's logs (log.Panic: ${(e as Error).message}); set logDriver on the job to one Docker can read (json-file)`);
+        }
+        applied.logs = providerContainerLogs(raw, `${r.name}.containerLogs`);
+      }
     }
 
     // The provider's read after create: a container that does not run fails `mustRun` (default true).
@@ -476,6 +526,7 @@ export class DockerReplay {
       );
     }
     if (!state.State.Running) applied.exitCode = state.State.ExitCode;
+    applied.readBack = readBackOf(state);
     applied.elapsedMs = Date.now() - started;
     if (applied.exitCode !== undefined) this.log(`one-shot ${dockerName} exited ${applied.exitCode} after ${applied.elapsedMs} ms`);
     else this.log(`container ${dockerName} running`);
@@ -540,12 +591,31 @@ export class DockerReplay {
   }
 }
 
+/**
+ * A create that failed after the container existed: v3.9.0 has already called `d.SetId`, so the
+ * step returns the id with its error and the engine saves the resource with `initErrors`.
+ */
+export class PartialCreateError extends Error {
+  constructor(
+    message: string,
+    readonly id: string,
+  ) {
+    super(message);
+    this.name = "PartialCreateError";
+  }
+}
+
 export interface ContainerInspect {
   Id: string;
   Name: string;
   State: { Running: boolean; ExitCode: number; Health?: { Status: string } };
   Config: { Cmd: string[] | null; Env: string[] | null; Labels: Record<string, string> | null; Tty?: boolean };
-  HostConfig: { PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> | null; Binds?: string[] | null };
+  HostConfig: {
+    PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> | null;
+    Binds?: string[] | null;
+    LogConfig?: { Type: string; Config: Record<string, string> | null };
+    Ulimits?: Array<{ Name: string; Soft: number; Hard: number }> | null;
+  };
   Mounts?: Array<{ Type: string; Name?: string; Destination: string }>;
   NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
 }

@@ -16,7 +16,9 @@ import {
   CONTAINER_TYPE,
   IMAGE_TYPE,
   NETWORK_TYPE,
+  PartialCreateError,
   VOLUME_TYPE,
+  readBackOf,
   validateRecordedResources,
   type AppliedContainer,
   type DockerReplay,
@@ -36,6 +38,8 @@ export interface StateEntry {
   /** Keys of the custom resources this one depends on. */
   dependsOn: string[];
   retainOnDelete: boolean;
+  /** Set when its create failed after the container existed: the engine's `initErrors`. */
+  initErrors?: string[];
 }
 
 export type StepOp = "same" | "create" | "update" | "replace" | "delete" | "retain" | "gone";
@@ -52,10 +56,23 @@ const CONTAINER_UPDATABLE = new Set([
   "containerReadRefreshTimeoutMilliseconds",
 ]);
 
+/**
+ * Container attributes the provider's read stores from Docker (see ContainerReadBack) and how its
+ * diff treats them (resource_docker_container.go, v3.9.0): `log_opts` and `ulimit` are Optional +
+ * ForceNew and not Computed, so a stored value the inputs do not repeat is a change that
+ * replaces; `log_driver` is also Computed, so only a declared value that differs counts.
+ */
+const CONTAINER_READ_BACK: ReadonlyArray<{ key: "logOpts" | "logDriver" | "ulimits"; computed: boolean }> = [
+  { key: "logOpts", computed: false },
+  { key: "logDriver", computed: true },
+  { key: "ulimits", computed: false },
+];
+
 interface RequestMeta {
   dependencies: string[];
   retainOnDelete: boolean;
   deleteBeforeReplace: boolean;
+  ignoreChanges: string[];
   parent: string;
   custom: boolean;
 }
@@ -67,6 +84,7 @@ interface RegisterRequestMeta {
   getDependenciesList(): string[];
   getRetainondelete(): boolean | undefined;
   getDeletebeforereplace(): boolean;
+  getIgnorechangesList(): string[];
 }
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 interface MonitorLike {
@@ -86,6 +104,10 @@ export class ReplayStack {
   readonly state = new Map<string, StateEntry>();
   /** Steps of the last operation, in the order they finished. */
   steps: Step[] = [];
+  /** Keys deleted during this up because a delete-before-replace needed them gone; their create is a replace. */
+  private deletedAsDependents = new Set<string>();
+  /** Deletions in flight, by key. */
+  private readonly deleting = new Map<string, Promise<void>>();
 
   constructor(
     readonly docker: DockerReplay,
@@ -95,11 +117,20 @@ export class ReplayStack {
   /** `pulumi up [--replace name...]`: returns the exports, or throws what `pulumi up` would report. */
   async up(program: () => unknown, opts: { replace?: string[] } = {}): Promise<PlainValue | undefined> {
     this.steps = [];
+    this.deletedAsDependents = new Set();
     const metas = new Map<string, RequestMeta>();
     const urnToKey = new Map<string, string>();
     const declared = new Map<string, RequestMeta & { urn: string }>();
     const stepErrors: Error[] = [];
     const forceReplace = new Set(opts.replace ?? []);
+    // A failed step ends the update once the steps in flight finish, as in the engine: the
+    // program's later registrations would wait forever on the failed resource's outputs.
+    const inFlight = new Set<Promise<unknown>>();
+    let stepFailed: (e: Error) => void = () => undefined;
+    const firstStepFailure = new Promise<never>((_, reject) => {
+      stepFailed = reject;
+    });
+    firstStepFailure.catch(() => undefined);
 
     const previousMonitor = pulumi.runtime.hasMonitor() ? pulumi.runtime.getMonitor() : undefined;
     const previousProject = pulumi.runtime.getProject();
@@ -109,11 +140,18 @@ export class ReplayStack {
         newResource: async (args) => {
           const key = `${args.type}::${args.name}`;
           if (args.custom === false) return { id: undefined, state: {} };
+          // The engine starts no new step once one has failed.
+          if (stepErrors.length > 0) throw new Error(`${key}: not started, the update already failed`);
+          const running = this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), (urns) => this.customKeys(urns, urnToKey, metas), forceReplace.has(args.name));
+          inFlight.add(running);
           try {
-            return await this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), (urns) => this.customKeys(urns, urnToKey, metas), forceReplace.has(args.name));
+            return await running;
           } catch (e) {
             stepErrors.push(e as Error);
+            if (stepErrors.length === 1) stepFailed(e as Error);
             throw e;
+          } finally {
+            inFlight.delete(running);
           }
         },
         call: async (args) => {
@@ -132,6 +170,7 @@ export class ReplayStack {
         dependencies: req.getDependenciesList(),
         retainOnDelete: req.getRetainondelete() === true,
         deleteBeforeReplace: req.getDeletebeforereplace(),
+        ignoreChanges: req.getIgnorechangesList(),
         parent: req.getParent(),
         custom: req.getCustom(),
       };
@@ -146,7 +185,15 @@ export class ReplayStack {
     };
 
     try {
-      const { outcome, unhandled } = await runProgramToEnd(program, this.options.timeoutMs, "pulumi up (replayed)");
+      let ran: Awaited<ReturnType<typeof runProgramToEnd>>;
+      try {
+        ran = await Promise.race([runProgramToEnd(program, this.options.timeoutMs, "pulumi up (replayed)"), firstStepFailure]);
+      } catch (e) {
+        if (stepErrors.length === 0) throw e;
+        await Promise.allSettled([...inFlight]);
+        throw stepErrors[0];
+      }
+      const { outcome, unhandled } = ran;
       // A failed step is what `pulumi up` reports first; then the program's own errors.
       if (stepErrors.length > 0) throw stepErrors[0];
       if (!outcome.ok) throw outcome.error;
@@ -177,33 +224,83 @@ export class ReplayStack {
     const dependsOn = customKeysOf(meta.dependencies);
     const old = this.state.get(key);
     const skipped = this.options.skip?.(type, name) === true;
+    // The engine's ignoreChanges: an ignored input keeps its old value (top-level keys only here).
+    if (old !== undefined) {
+      for (const k of meta.ignoreChanges) {
+        if (k.includes(".") || k.includes("[")) throw new Error(`${key}: the replay handles top-level ignoreChanges only, not ${k}`);
+        if (k in old.inputs) inputs[k] = old.inputs[k];
+        else delete inputs[k];
+      }
+    }
 
     let op: StepOp;
-    if (old === undefined) op = "create";
+    if (old === undefined) op = this.deletedAsDependents.has(key) ? "replace" : "create";
     else if (forceReplace) op = "replace";
-    else if (isDeepStrictEqual(old.inputs, inputs)) op = "same";
+    else if (this.readBackChanged(type, old, inputs, meta.ignoreChanges)) op = "replace";
+    else if (isDeepStrictEqual(old.inputs, inputs)) op = old.initErrors ? "update" : "same";
     else op = this.changeKind(type, old.inputs, inputs);
 
     let entry: StateEntry;
     if (op === "same") {
       entry = { ...old!, dependsOn, retainOnDelete: meta.retainOnDelete };
     } else if (op === "update") {
-      // The provider's update: only restart/limits reach Docker, the rest is state.
-      entry = { ...old!, inputs, dependsOn, retainOnDelete: meta.retainOnDelete };
+      // The provider's update: only restart/limits reach Docker, the rest is state. The engine
+      // also "updates" a resource saved with initErrors (no diff needed); the provider's update
+      // does nothing for it, and a successful update clears the errors.
+      entry = { ...old!, inputs, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: undefined };
     } else {
-      if (op === "replace") {
+      if (op === "replace" && old !== undefined) {
         if (!meta.deleteBeforeReplace) {
           throw new Error(`${key}: replacing it would create the new one before deleting the old, and its name is fixed; set deleteBeforeReplace`);
         }
-        await this.deleteOne(old!);
+        // The engine deletes the dependents of a delete-before-replace first (they are replaced
+        // too); Docker would refuse to remove a network with containers attached. Here every
+        // dependent is taken as replaced, which is what a changed network means for containers.
+        const dependents = this.dependentsOf(key);
+        for (const k of dependents) this.deletedAsDependents.add(k);
+        await this.deleteAll(dependents, { silent: true });
+        await this.deleteOne(old);
       }
-      const created = skipped ? { id: `skipped-${name}`, outputs: {} } : await this.create(type, record);
+      let created: { id: string; outputs: Record<string, unknown> };
+      try {
+        created = skipped ? { id: `skipped-${name}`, outputs: {} } : await this.create(type, record);
+      } catch (e) {
+        if (e instanceof PartialCreateError) {
+          this.state.set(key, { key, urn: key, type, name, inputs, id: e.id, outputs: {}, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: [e.message] });
+          this.steps.push({ op, type, name });
+          this.docker.log(`${op} ${name} failed; saved with initErrors`);
+        }
+        throw e;
+      }
       entry = { key, urn: key, type, name, inputs, id: created.id, outputs: created.outputs, dependsOn, retainOnDelete: meta.retainOnDelete };
     }
     this.state.set(key, entry);
     this.steps.push({ op, type, name });
     this.docker.log(`${op} ${name}`);
     return { id: entry.id, state: { ...inputs, ...entry.outputs } };
+  }
+
+  /**
+   * The provider's diff of its stored state (what its read got from Docker) against the new
+   * inputs, for the attributes the daemon decides; `ignoreChanges` drops them from the diff as
+   * the bridge does with the provider's own diff.
+   */
+  private readBackChanged(type: string, old: StateEntry, inputs: Record<string, PlainValue>, ignoreChanges: string[]): boolean {
+    if (type !== CONTAINER_TYPE || old.id.startsWith("skipped-")) return false;
+    for (const { key, computed } of CONTAINER_READ_BACK) {
+      if (ignoreChanges.includes(key)) continue;
+      const declared = inputs[key];
+      if (computed && (declared === undefined || declared === null)) continue;
+      const stored = old.outputs[key];
+      // Terraform's SDK treats an absent map and an empty one alike.
+      const empty = (v: unknown): boolean => v === undefined || v === null || v === "" || (typeof v === "object" && Object.keys(v as object).length === 0);
+      if (empty(stored) && empty(declared)) continue;
+      if (!isDeepStrictEqual(stored, declared)) {
+        this.docker.log(`${old.name}: ${key} stored ${JSON.stringify(stored)} != declared ${JSON.stringify(declared ?? null)} (ForceNew)`);
+        return true;
+      }
+    }
+    return false;
   }
 
   private changeKind(type: string, before: Record<string, PlainValue>, after: Record<string, PlainValue>): StepOp {
@@ -241,7 +338,7 @@ export class ReplayStack {
       }
       case CONTAINER_TYPE: {
         const applied: AppliedContainer = await this.docker.createContainer(r);
-        const outputs: Record<string, unknown> = {};
+        const outputs: Record<string, unknown> = { ...applied.readBack };
         if (applied.exitCode !== undefined) outputs.exitCode = applied.exitCode;
         if (applied.logs !== undefined) outputs.containerLogs = applied.logs;
         return { id: applied.id, outputs };
@@ -271,8 +368,23 @@ export class ReplayStack {
     this.state.delete(entry.key);
   }
 
+  /** Keys of the state entries that depend on `key`, directly or not. */
+  private dependentsOf(key: string): string[] {
+    const found = new Set<string>();
+    const visit = (k: string): void => {
+      for (const e of this.state.values()) {
+        if (e.dependsOn.includes(k) && !found.has(e.key)) {
+          found.add(e.key);
+          visit(e.key);
+        }
+      }
+    };
+    visit(key);
+    return [...found];
+  }
+
   /** Deletes `keys` dependents first (reverse dependency order); retainOnDelete ones only leave the state. */
-  private async deleteAll(keys: string[]): Promise<void> {
+  private async deleteAll(keys: string[], opts: { silent?: boolean } = {}): Promise<void> {
     const pending = new Set(keys);
     while (pending.size > 0) {
       // Deletable now: nothing still in the state depends on it.
@@ -280,15 +392,21 @@ export class ReplayStack {
       if (ready.length === 0) throw new Error(`cannot order the deletion of ${[...pending].join(", ")}: something still depends on them`);
       await Promise.all(
         ready.map(async (k) => {
-          const entry = this.state.get(k)!;
           pending.delete(k);
+          // Concurrent replacements may share a dependent (the job depends on every node): delete it once.
+          const running = this.deleting.get(k);
+          if (running) return running;
+          const entry = this.state.get(k);
+          if (entry === undefined) return;
           if (entry.retainOnDelete) {
             this.state.delete(k);
             this.steps.push({ op: "retain", type: entry.type, name: entry.name });
             return;
           }
-          await this.deleteOne(entry);
-          this.steps.push({ op: "delete", type: entry.type, name: entry.name });
+          const deletion = this.deleteOne(entry).finally(() => this.deleting.delete(k));
+          this.deleting.set(k, deletion);
+          await deletion;
+          if (!opts.silent) this.steps.push({ op: "delete", type: entry.type, name: entry.name });
         }),
       );
     }
@@ -310,8 +428,9 @@ export class ReplayStack {
         else if (!found.State.Running && entry.inputs.mustRun !== false) {
           await this.docker.deleteContainer(entry.id, entry.inputs);
           gone = true;
-        } else if (!found.State.Running) {
-          entry.outputs.exitCode = found.State.ExitCode;
+        } else {
+          if (!found.State.Running) entry.outputs.exitCode = found.State.ExitCode;
+          Object.assign(entry.outputs, readBackOf(found));
         }
       } else if (entry.type === VOLUME_TYPE) {
         gone = !(await this.docker.volumeExists(entry.id));
