@@ -10,7 +10,7 @@ import { loadConfig } from "./config/load";
 import { describeConfig } from "./config/redact";
 import { SETTINGS, SOURCE_ENV } from "./config/schema";
 import type { ClientForm, Topology } from "./config/types";
-import { ENV_FORMATS, envEntries, formatEnv, type EnvFormat } from "./envFormat";
+import { ENV_FORMAT_READERS, ENV_FORMATS, envEntries, EnvFormatError, formatEnv, type EnvFormat } from "./envFormat";
 import { loadStackOutputs } from "./outputsLoader";
 import { createAsyncClient } from "./client/asyncClient";
 import { assertUsernameSupported } from "./client/aclProbe";
@@ -52,7 +52,14 @@ a saved "pulumi stack output --json --show-secrets", or the Pulumi CLI run with 
 Options:
   --file PATH          Outputs document (JSON).
   --stack S            Run "pulumi stack output --json --show-secrets --stack S" instead.
-  --format F           dotenv (default) | shell (export lines, POSIX-quoted) | json.
+  --format F           dotenv (default) | shell (export lines, POSIX-quoted) | json. Each value
+                       reads back byte for byte, and never runs, in the readers its format names:
+                         dotenv: ${ENV_FORMAT_READERS.dotenv}
+                         shell:  ${ENV_FORMAT_READERS.shell}
+                         json:   ${ENV_FORMAT_READERS.json}
+                       A value a format cannot carry is refused (dotenv: a single quote together
+                       with " $ \` or \\); nothing is written then. docker --env-file keeps quotes
+                       as part of the value (docker/cli pkg/kvfile): no format here is for it.
   --topology T         Also print REDIS_TOPOLOGY=T (standalone | cluster).
   --form F             Also print REDIS_FORM=F (async | sync).
   --network N          host (default: published ports + natMap) | internal (container addresses).
@@ -123,7 +130,9 @@ function runEnv(argv: string[]): number {
   try {
     text = formatEnv(envEntries(config, paths, includeSecrets), format);
   } catch (error) {
-    throw new ConfigError("password", "REDIS_PASSWORD", "stack outputs", (error as Error).message);
+    if (!(error instanceof EnvFormatError)) throw error;
+    const spec = SETTINGS.find((s) => s.env === error.envVar);
+    throw new ConfigError(spec?.path ?? error.envVar, error.envVar, "stack outputs", error.message);
   }
   if (values.out === undefined) process.stdout.write(text);
   else writePrivateFile(values.out, text);
