@@ -28,6 +28,8 @@ function settingsHelp(): string {
   return [
     "Settings (env var, meaning, default); sources, lowest to highest:",
     "defaults < config file < stack outputs document < REDIS_* env < code overrides.",
+    "Surrounding whitespace is ignored, except in REDIS_PASSWORD and REDIS_KEY_PREFIX (taken verbatim).",
+    "An unknown REDIS_* variable (a typo) gets a warning with a did-you-mean.",
     ...lines,
     `  ${SOURCE_ENV.configFile.padEnd(31)} JSON config file (nested like ConnectorConfig).`,
     `  ${SOURCE_ENV.outputsFile.padEnd(31)} Stack outputs document (JSON).`,

@@ -6,6 +6,7 @@
  */
 import convict from "convict";
 import type { Endpoint } from "../stackOutputs";
+import { didYouMean } from "./suggest";
 
 /** A raw string that a format could not read; validation reports `reason`. Never holds a secret in `reason`. */
 export class UnreadableValue {
@@ -169,7 +170,7 @@ function enumFormat(name: string, values: readonly string[]): SettingFormat {
     name,
     validate(value: unknown) {
       if (typeof value !== "string" || !values.includes(value)) {
-        fail(`must be one of ${values.join(", ")}, got ${JSON.stringify(value)}`);
+        fail(`must be one of ${values.join(", ")}, got ${JSON.stringify(value)}${typeof value === "string" ? didYouMean(value, values) : ""}`);
       }
     },
   };
