@@ -299,6 +299,24 @@ describe("connector: errors that explain themselves", function () {
     });
 
     for (const form of ["async", "sync"] as const) {
+      it(`${form}: a seed list mixing the standalone server and a cluster node fails every time, naming the standalone one`, async () => {
+        const { standalone, cluster } = stack().outputs;
+        const odd = `${standalone.host}:${standalone.port}`;
+        const orders = [[standalone, cluster.seeds[0]], [cluster.seeds[0], standalone], [cluster.seeds[1], standalone, cluster.seeds[2]]];
+        const runs = form === "async" ? 10 : 4;
+        for (let run = 0; run < runs; run++) {
+          const nodes = orders[run % orders.length].map((e) => ({ host: e.host, port: e.port }));
+          const { error, elapsedMs } = await timedFailure(() =>
+            createReadyClient({ ...loadConfig({ env: {}, outputs: stack().outputs, overrides: { topology: "cluster", cluster: { nodes } } }), form }),
+          );
+          expect(error.message, `run ${run}`).to.include(`seed node(s) ${odd} of REDIS_CLUSTER_NODES have cluster support disabled`);
+          expect(error.message).not.to.include(`${cluster.seeds[0].host}:${cluster.seeds[0].port} of`);
+          expect(elapsedMs).to.be.below(FAST_MS + (form === "sync" ? 1000 : 0));
+        }
+      });
+    }
+
+    for (const form of ["async", "sync"] as const) {
       it(`${form}: MOVED carries a hint about REDIS_TOPOLOGY`, async () => {
         const seed = stack().outputs.cluster.seeds[0];
         const client = await createReadyClient({

@@ -12,6 +12,10 @@ import { translateCommandErrors } from "./commandErrors";
 import { isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
 import { learnSlotOwnersFromPipelines, natMappedHostKey } from "./pipelineRedirects";
 import { hideClientSecrets, scrubError } from "./secrets";
+import { checkSeedsAreClusterNodes } from "./seedCheck";
+
+/** How long the seed check may hold back connecting; past it the cluster connects and a late verdict still ends it. */
+const SEED_CHECK_HOLD_MS = 1000;
 
 /** The async client for a topology: ioredis's own types. */
 export type AsyncClient = Redis | Cluster;
@@ -133,6 +137,8 @@ function createCluster(config: ConnectorConfig): Cluster {
     keyPrefix: config.keyPrefix === "" ? undefined : config.keyPrefix,
     enableOfflineQueue: true,
     enableReadyCheck: true,
+    // Connecting starts after the seed check below (or a command sent meanwhile starts it).
+    lazyConnect: true,
     // During a failover the slot owner is briefly unknown/CLUSTERDOWN: retry soon, within the redirection budget.
     // Not on a closed connection, though: ioredis re-sends a pipeline then and re-arms each command's
     // timeout, so a pipeline could outlive commandTimeoutMs (seen: 1.8-3 s with 1 s). Such calls fail at
@@ -167,5 +173,30 @@ function createCluster(config: ConnectorConfig): Cluster {
   };
   cluster.on("node error", checkSupport);
   cluster.on("error", checkSupport);
+  startAfterSeedCheck(cluster, config);
   return cluster;
+}
+
+/**
+ * Asks every seed whether it is a cluster node, then connects; a seed list with standalone
+ * servers in it ends the client with an error naming them, whichever seed ioredis would have
+ * asked first. Bounded: connecting waits at most SEED_CHECK_HOLD_MS for the verdict.
+ */
+function startAfterSeedCheck(cluster: Cluster, config: ConnectorConfig): void {
+  const connect = (): void => {
+    if (cluster.status === "wait") cluster.connect().catch(() => undefined);
+  };
+  const hold = setTimeout(connect, Math.min(SEED_CHECK_HOLD_MS, config.connectTimeoutMs));
+  checkSeedsAreClusterNodes(config.cluster.nodes, nodeOptions(config), config.connectTimeoutMs).then((error) => {
+    clearTimeout(hold);
+    if (error === undefined) {
+      connect();
+      return;
+    }
+    if (cluster.status === "end") return;
+    cluster.emit("error", error);
+    cluster.disconnect();
+    // A lazy client that never connected emits no "end" of its own: waits on it must see one.
+    if ((cluster.status as string) !== "end") cluster.emit("end");
+  }, connect);
 }
