@@ -7,10 +7,11 @@ import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config/errors";
 import { loadConfig } from "./config/load";
-import { describeConfig } from "./config/redact";
+import { describeConfig, REDACTED } from "./config/redact";
+import { settingSources } from "./config/provenance";
 import { SETTINGS, SOURCE_ENV } from "./config/schema";
-import type { ClientForm, Topology } from "./config/types";
-import { ENV_FORMAT_READERS, ENV_FORMATS, envEntries, EnvFormatError, formatEnv, type EnvFormat } from "./envFormat";
+import type { ClientForm, ConnectorConfig, Topology } from "./config/types";
+import { ENV_FORMAT_READERS, ENV_FORMATS, envEntries, EnvFormatError, envValue, formatEnv, type EnvFormat } from "./envFormat";
 import { loadStackOutputs } from "./outputsLoader";
 import { createAsyncClient } from "./client/asyncClient";
 import { assertUsernameSupported } from "./client/aclProbe";
@@ -81,7 +82,9 @@ ${settingsHelp()}
 const CHECK_HELP = `Usage: redis-connector check [--config-file PATH] [--outputs-file PATH]
 
 Loads the config (defaults < --config-file < --outputs-file < REDIS_* env), connects within
-REDIS_CONNECT_TIMEOUT_MS, sends PING, prints the config (password redacted) and closes.
+REDIS_CONNECT_TIMEOUT_MS, sends PING, prints the config (password redacted) and each setting
+with the source it came from, and closes. A connection error names the source of the address
+when it is not the default.
 `;
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
@@ -163,6 +166,16 @@ function writePrivateFile(path: string, text: string): void {
   }
 }
 
+/** One line per setting: env name, value (password masked), and the source it came from. */
+function settingsWithSources(config: ConnectorConfig): string {
+  const sources = settingSources(config) ?? {};
+  const lines = SETTINGS.map((spec) => {
+    const value = spec.sensitive === true ? (config.password === "" ? "" : REDACTED) : envValue(config, spec.path);
+    return `  ${spec.env}=${value}  (from ${sources[spec.path] ?? "defaults"})`;
+  });
+  return `settings (value, source):\n${lines.join("\n")}\n`;
+}
+
 async function runCheck(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -184,7 +197,7 @@ async function runCheck(argv: string[]): Promise<number> {
   try {
     await waitUntilReady(client, config.connectTimeoutMs);
     const reply = await client.ping();
-    process.stdout.write(`ok: ${config.topology} ${reply} ${describeConfig(config)}\n`);
+    process.stdout.write(`ok: ${config.topology} ${reply} ${describeConfig(config)}\n${settingsWithSources(config)}`);
     return 0;
   } finally {
     client.disconnect();

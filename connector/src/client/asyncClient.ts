@@ -6,6 +6,7 @@
  */
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
 import { formatEndpoint } from "../config/formats";
+import { targetSources } from "../config/provenance";
 import type { ConnectorConfig } from "../config/types";
 import type { Endpoint } from "../stackOutputs";
 import { translateCommandErrors } from "./commandErrors";
@@ -65,10 +66,10 @@ const lastErrors = new WeakMap<AsyncClient, Error>();
 
 function describeTarget(config: ConnectorConfig): ClientTarget {
   if (config.topology === "standalone") {
-    return { description: `redis at ${formatEndpoint(config.standalone)}`, endpoints: [config.standalone], tls: config.tls };
+    return { description: `redis at ${formatEndpoint(config.standalone)}${targetSources(config)}`, endpoints: [config.standalone], tls: config.tls };
   }
   const seeds = config.cluster.nodes;
-  return { description: `redis cluster (seed nodes ${seeds.map(formatEndpoint).join(", ")})`, endpoints: seeds, tls: config.tls };
+  return { description: `redis cluster (seed nodes ${seeds.map(formatEndpoint).join(", ")})${targetSources(config)}`, endpoints: seeds, tls: config.tls };
 }
 
 /** The target of a connector-built client (undefined for other clients). */

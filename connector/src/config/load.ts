@@ -11,6 +11,7 @@ import { SETTINGS, settingSpec, SOURCE_ENV, FORMATS_BY_PATH } from "./schema";
 import { flattenSettings, readJsonFile, type SettingValues } from "./sources";
 import type { ConnectorConfig } from "./types";
 import { didYouMean } from "./suggest";
+import { DEFAULTS_SOURCE, recordSources } from "./provenance";
 import { loadStackOutputsFile } from "../outputsLoader";
 import type { StackOutputs } from "../stackOutputs";
 
@@ -79,7 +80,7 @@ export function loadConfig<O extends DeepPartial<ConnectorConfig> = {}>(
   }
 
   const config = newConvictConfig();
-  const origin = new Map<string, string>(SETTINGS.map((spec) => [spec.path, "defaults"]));
+  const origin = new Map<string, string>(SETTINGS.map((spec) => [spec.path, DEFAULTS_SOURCE]));
   for (const layer of layers) {
     for (const [path, value] of layer.values) {
       config.set(path, typeof value === "string" && !VERBATIM_FORMATS.has(settingSpec(path)?.format ?? "") ? value.trim() : value);
@@ -110,6 +111,7 @@ export function loadConfig<O extends DeepPartial<ConnectorConfig> = {}>(
 
   const result = config.getProperties();
   checkCrossFieldRules(result, settingError, origin);
+  recordSources(result, origin);
   return protectConfig(result) as LoadedConfig<O>;
 }
 
