@@ -367,3 +367,31 @@ describe("loadConfig: nothing silently ignored (issue 17)", () => {
     expect(config.cluster.scaleReads).to.equal("all");
   });
 });
+
+describe("loadConfig: IPv6 hosts and list separators (issue 17)", () => {
+  for (const raw of ["[::1]", " [::1] ", "::1"]) {
+    it(`REDIS_HOST=${JSON.stringify(raw)} is the IPv6 address ::1`, () => {
+      expect(loadConfig({ env: { REDIS_HOST: raw } }).standalone.host).to.equal("::1");
+    });
+  }
+
+  it("brackets around anything but a whole IPv6 address are refused, naming REDIS_HOST", () => {
+    expect(() => loadConfig({ env: { REDIS_HOST: "[127.0.0.1]" } })).to.throw(ConfigError, /REDIS_HOST.*brackets only around a whole IPv6 address/);
+  });
+
+  for (const separator of [" ", "\n", " \n\t"]) {
+    it(`REDIS_CLUSTER_NODES separated by ${JSON.stringify(separator)}: the hint says to use commas (not IPv6 brackets)`, () => {
+      const env = { REDIS_TOPOLOGY: "cluster", REDIS_CLUSTER_NODES: `127.0.0.1:10285${separator}127.0.0.1:17569` };
+      expect(() => loadConfig({ env })).to.throw(ConfigError, /separate entries with commas/);
+      try {
+        loadConfig({ env });
+      } catch (error) {
+        expect((error as Error).message).not.to.include("IPv6").and.not.to.include("\n");
+      }
+    });
+  }
+
+  it("an unbracketed IPv6 seed still gets the bracket hint", () => {
+    expect(() => loadConfig({ env: { REDIS_TOPOLOGY: "cluster", REDIS_CLUSTER_NODES: "::1:7000" } })).to.throw(ConfigError, /\[::1\]:7000/);
+  });
+});
