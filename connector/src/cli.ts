@@ -232,14 +232,26 @@ function failureLine(error: unknown): string {
   return String(error);
 }
 
+/**
+ * Once the answer is written the run is over: a client's leftover timers (e.g. the ready check
+ * still waiting on a peer that accepted but never answered) must not hold the process for
+ * seconds. Unref'd: a process with nothing left exits at once, as before.
+ */
+const EXIT_GRACE_MS = 200;
+function exitSoon(): void {
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    exitSoon();
   },
   (error: unknown) => {
     const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith("ERR_PARSE_ARGS") === true;
     const hint = usage ? " (see --help)" : "";
     process.stderr.write(`redis-connector: ${failureLine(error).split("\n")[0]}${hint}\n`);
     process.exitCode = usage ? 2 : 1;
+    exitSoon();
   },
 );

@@ -173,6 +173,19 @@ describe("connector: errors that explain themselves", function () {
       });
     }
 
+    it("check against a peer that accepts but never answers: prints at its bound and exits right after (was: ~4 s later)", async () => {
+      const peer = await silentPeer();
+      try {
+        const run = await runCli(["check"], { REDIS_PORT: String(peer.port), REDIS_CONNECT_TIMEOUT_MS: "2000" });
+        expect(run.code).to.equal(1);
+        expect(run.stderr).to.include("does not answer like a Redis server");
+        // 2000 ms bound + node start-up + under 1 s to exit, on a loaded 2-core machine.
+        expect(run.elapsedMs, "exit delay after the error").to.be.below(2000 + 1800);
+      } finally {
+        await peer.close();
+      }
+    });
+
     it("async: a peer that accepts but never answers is called not Redis (was: no error reported)", async () => {
       const peer = await silentPeer();
       try {
