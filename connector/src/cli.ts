@@ -7,10 +7,11 @@ import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config/errors";
 import { loadConfig } from "./config/load";
-import { describeConfig } from "./config/redact";
+import { describeConfig, REDACTED } from "./config/redact";
+import { settingSources } from "./config/provenance";
 import { SETTINGS, SOURCE_ENV } from "./config/schema";
-import type { ClientForm, Topology } from "./config/types";
-import { ENV_FORMATS, envEntries, formatEnv, type EnvFormat } from "./envFormat";
+import type { ClientForm, ConnectorConfig, Topology } from "./config/types";
+import { ENV_FORMAT_READERS, ENV_FORMATS, envEntries, EnvFormatError, envValue, formatEnv, type EnvFormat } from "./envFormat";
 import { loadStackOutputs } from "./outputsLoader";
 import { createAsyncClient } from "./client/asyncClient";
 import { assertUsernameSupported } from "./client/aclProbe";
@@ -28,6 +29,8 @@ function settingsHelp(): string {
   return [
     "Settings (env var, meaning, default); sources, lowest to highest:",
     "defaults < config file < stack outputs document < REDIS_* env < code overrides.",
+    "Surrounding whitespace is ignored, except in REDIS_PASSWORD and REDIS_KEY_PREFIX (taken verbatim).",
+    "An unknown REDIS_* variable (a typo) gets a warning with a did-you-mean.",
     ...lines,
     `  ${SOURCE_ENV.configFile.padEnd(31)} JSON config file (nested like ConnectorConfig).`,
     `  ${SOURCE_ENV.outputsFile.padEnd(31)} Stack outputs document (JSON).`,
@@ -52,7 +55,14 @@ a saved "pulumi stack output --json --show-secrets", or the Pulumi CLI run with 
 Options:
   --file PATH          Outputs document (JSON).
   --stack S            Run "pulumi stack output --json --show-secrets --stack S" instead.
-  --format F           dotenv (default) | shell (export lines, POSIX-quoted) | json.
+  --format F           dotenv (default) | shell (export lines, POSIX-quoted) | json. Each value
+                       reads back byte for byte, and never runs, in the readers its format names:
+                         dotenv: ${ENV_FORMAT_READERS.dotenv}
+                         shell:  ${ENV_FORMAT_READERS.shell}
+                         json:   ${ENV_FORMAT_READERS.json}
+                       A value a format cannot carry is refused (dotenv: a single quote together
+                       with " $ \` or \\); nothing is written then. docker --env-file keeps quotes
+                       as part of the value (docker/cli pkg/kvfile): no format here is for it.
   --topology T         Also print REDIS_TOPOLOGY=T (standalone | cluster).
   --form F             Also print REDIS_FORM=F (async | sync).
   --network N          host (default: published ports + natMap) | internal (container addresses).
@@ -72,7 +82,9 @@ ${settingsHelp()}
 const CHECK_HELP = `Usage: redis-connector check [--config-file PATH] [--outputs-file PATH]
 
 Loads the config (defaults < --config-file < --outputs-file < REDIS_* env), connects within
-REDIS_CONNECT_TIMEOUT_MS, sends PING, prints the config (password redacted) and closes.
+REDIS_CONNECT_TIMEOUT_MS, sends PING, prints the config (password redacted) and each setting
+with the source it came from, and closes. A connection error names the source of the address
+when it is not the default.
 `;
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
@@ -123,7 +135,9 @@ function runEnv(argv: string[]): number {
   try {
     text = formatEnv(envEntries(config, paths, includeSecrets), format);
   } catch (error) {
-    throw new ConfigError("password", "REDIS_PASSWORD", "stack outputs", (error as Error).message);
+    if (!(error instanceof EnvFormatError)) throw error;
+    const spec = SETTINGS.find((s) => s.env === error.envVar);
+    throw new ConfigError(spec?.path ?? error.envVar, error.envVar, "stack outputs", error.message);
   }
   if (values.out === undefined) process.stdout.write(text);
   else writePrivateFile(values.out, text);
@@ -152,6 +166,16 @@ function writePrivateFile(path: string, text: string): void {
   }
 }
 
+/** One line per setting: env name, value (password masked), and the source it came from. */
+function settingsWithSources(config: ConnectorConfig): string {
+  const sources = settingSources(config) ?? {};
+  const lines = SETTINGS.map((spec) => {
+    const value = spec.sensitive === true ? (config.password === "" ? "" : REDACTED) : envValue(config, spec.path);
+    return `  ${spec.env}=${value}  (from ${sources[spec.path] ?? "defaults"})`;
+  });
+  return `settings (value, source):\n${lines.join("\n")}\n`;
+}
+
 async function runCheck(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -173,7 +197,7 @@ async function runCheck(argv: string[]): Promise<number> {
   try {
     await waitUntilReady(client, config.connectTimeoutMs);
     const reply = await client.ping();
-    process.stdout.write(`ok: ${config.topology} ${reply} ${describeConfig(config)}\n`);
+    process.stdout.write(`ok: ${config.topology} ${reply} ${describeConfig(config)}\n${settingsWithSources(config)}`);
     return 0;
   } finally {
     client.disconnect();
@@ -208,14 +232,26 @@ function failureLine(error: unknown): string {
   return String(error);
 }
 
+/**
+ * Once the answer is written the run is over: a client's leftover timers (e.g. the ready check
+ * still waiting on a peer that accepted but never answered) must not hold the process for
+ * seconds. Unref'd: a process with nothing left exits at once, as before.
+ */
+const EXIT_GRACE_MS = 200;
+function exitSoon(): void {
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    exitSoon();
   },
   (error: unknown) => {
     const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith("ERR_PARSE_ARGS") === true;
     const hint = usage ? " (see --help)" : "";
     process.stderr.write(`redis-connector: ${failureLine(error).split("\n")[0]}${hint}\n`);
     process.exitCode = usage ? 2 : 1;
+    exitSoon();
   },
 );

@@ -9,6 +9,7 @@ export { ReplyError } from "ioredis";
 export { loadConfig, type LoadConfigOptions, type LoadedConfig } from "./config/load";
 export { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./config/fromOutputs";
 export { describeConfig, redactedConfig } from "./config/redact";
+export { settingSources } from "./config/provenance";
 export { SETTINGS, type SettingSpec } from "./config/schema";
 export { parseStackOutputs, parseStackOutputsJson } from "./stackOutputs";
 export { loadStackOutputs, loadStackOutputsFile, loadStackOutputsFromPulumi, type OutputsSource } from "./outputsLoader";

@@ -2,12 +2,12 @@
  * Validation of an outputs document against the contract (`@redis-on-docker/outputs`, whose
  * types are re-exported here): the connector reads what the stack or the local runner wrote.
  */
-import type { Endpoint, StackOutputs } from "@redis-on-docker/outputs";
+import type { Endpoint, StackOutputs } from "./outputsContract";
 import { ConfigError, DOCUMENT } from "./config/errors";
 import { checkHost, checkPort } from "./config/formats";
 import { parseJsonText } from "./config/sources";
 
-export type { Endpoint, StandaloneOutputs, ClusterOutputs, StackOutputs } from "@redis-on-docker/outputs";
+export type { Endpoint, StandaloneOutputs, ClusterOutputs, StackOutputs } from "./outputsContract";
 
 // ---------------------------------------------------------------------------------------
 // Validation of a document against the contract above.

@@ -89,6 +89,25 @@ function removeStateFiles(stateDir: string, stateFile: string): void {
   }
 }
 
+/** The topology's settings as this CLI's flags name them (its messages speak Pulumi config). */
+const FLAG_OF_SETTING: Array<[RegExp, string]> = [
+  [/redis-on-docker:clusterNodes in local runner options/g, "--cluster-nodes"],
+  [/redis-on-docker:clusterNodes/g, "--cluster-nodes"],
+  [/redis-on-docker:replicasPerMaster/g, "--replicas"],
+  [/redis-on-docker:nodeTimeoutMs/g, "--node-timeout-ms"],
+  [/redis-on-docker:persistence/g, "--persistence"],
+];
+
+function inFlagTerms(message: string): string {
+  return FLAG_OF_SETTING.reduce((text, [pattern, flag]) => text.replace(pattern, flag), message);
+}
+
+// `redis-local status | head -1`: the reader is gone, so is the need to write; no EPIPE stack.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -149,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       const stack = await startLocalStack(options).catch((error: unknown) => {
         removeStateFiles(stateDir, stateFile); // a failed `up` leaves no empty state dir behind
-        throw error;
+        throw error instanceof Error ? new Error(inFlagTerms(error.message)) : error;
       });
       fs.writeFileSync(stateFile, JSON.stringify(stack.record(), null, 2) + "\n", { mode: 0o600 });
       const { standalone, cluster } = stack.outputs;

@@ -41,16 +41,25 @@ export interface FindFreePortsOptions {
 export async function findFreePorts(count: number, options: FindFreePortsOptions): Promise<number[]> {
   const taken = new Set<number>(options.exclude ?? []);
   const found: number[] = [];
+  // Which half of a candidate was taken: the error must name the range that is actually full.
+  let busTaken = 0;
   for (let attempt = 0; found.length < count; attempt++) {
     if (attempt >= MAX_ATTEMPTS) {
-      throw new Error(`no ${count} free port(s) on 127.0.0.1 in ${LOWEST_PORT}-${HIGHEST_PORT} after ${MAX_ATTEMPTS} attempts`);
+      const lowBus = LOWEST_PORT + CLUSTER_BUS_PORT_OFFSET;
+      const highBus = HIGHEST_PORT + CLUSTER_BUS_PORT_OFFSET;
+      const where = busTaken * 2 > MAX_ATTEMPTS
+        ? `: their cluster bus ports (client port + ${CLUSTER_BUS_PORT_OFFSET}, in ${lowBus}-${highBus}) were taken in ${busTaken} of ${MAX_ATTEMPTS} tries`
+        : "";
+      throw new Error(`no ${count} free port(s) on 127.0.0.1 in ${LOWEST_PORT}-${HIGHEST_PORT} after ${MAX_ATTEMPTS} attempts${where}`);
     }
     const port = LOWEST_PORT + Math.floor(Math.random() * (HIGHEST_PORT - LOWEST_PORT + 1));
     const bus = port + CLUSTER_BUS_PORT_OFFSET;
     const needed = options.withBusPort ? [port, bus] : [port];
-    if (needed.some((p) => taken.has(p))) continue;
-    if (!(await isPortFree(port))) continue;
-    if (options.withBusPort && !(await isPortFree(bus))) continue;
+    if (taken.has(port) || !(await isPortFree(port))) continue;
+    if (options.withBusPort && (taken.has(bus) || !(await isPortFree(bus)))) {
+      busTaken++;
+      continue;
+    }
     for (const p of needed) taken.add(p);
     found.push(port);
   }

@@ -4,7 +4,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseEnv } from "node:util";
-import { loadConfig, SETTINGS } from "@redis-on-docker/connector";
+import { loadConfig, SETTINGS, settingSources } from "@redis-on-docker/connector";
+import { findFreePorts } from "../../local/src/freePorts";
+import { OwnRedisServer } from "./support/ownRedis";
 import { AWKWARD_PASSWORD, outputsFixture } from "./support/outputsFixture";
 
 const CLI = path.resolve(__dirname, "../../connector/dist/cli.js");
@@ -96,7 +98,7 @@ describe("redis-connector CLI", function () {
   });
 
   it("dotenv format: read back by Node's own parser", async () => {
-    const password = "p w'ü $HOME \\ x";
+    const password = "p w'ü # x";
     const file = write("outputs-dotenv.json", JSON.stringify(outputsFixture(password)));
     const { code, stdout } = await runCli(["env", "--file", file, "--include-secrets"]);
     expect(code).to.equal(0);
@@ -111,7 +113,7 @@ describe("redis-connector CLI", function () {
     expect(code).to.equal(1);
     expect(stdout).to.equal("");
     expect(stderr.trim().split("\n")).to.have.length(1);
-    expect(stderr).to.include("REDIS_PASSWORD").and.to.include("--format json or shell");
+    expect(stderr).to.include("REDIS_PASSWORD").and.to.include("--format shell").and.to.include("node --env-file, the dotenv package, sh and bash");
     expect(stderr).not.to.include(AWKWARD_PASSWORD);
   });
 
@@ -138,6 +140,49 @@ describe("redis-connector CLI", function () {
     expect(stdout).not.to.include("REDIS_PASSWORD");
     expect(stdout + stderr).not.to.include(AWKWARD_PASSWORD);
     expect(stderr).to.include("--include-secrets");
+  });
+
+  describe("provenance: which source set what", () => {
+    const PASSWORD = "prov-Pw 1";
+    let server: OwnRedisServer;
+    before(async () => {
+      server = await OwnRedisServer.start([], PASSWORD);
+    });
+    after(async () => server?.stop());
+
+    it("loadConfig keeps each setting's source (defaults, config file, stack outputs, env, override)", () => {
+      const file = write("prov-config.json", JSON.stringify({ standalone: { host: "127.0.0.2" }, keyPrefix: "k:" }));
+      const config = loadConfig({ file, outputs: outputsFixture(""), env: { REDIS_PORT: "7100" }, overrides: { form: "sync" } });
+      expect(settingSources(config)).to.deep.include({
+        topology: "defaults",
+        form: "override",
+        keyPrefix: `config file ${file}`,
+        "standalone.host": "stack outputs",
+        "standalone.port": "env REDIS_PORT",
+        "cluster.nodes": "stack outputs",
+      });
+    });
+
+    it("check prints every setting with its source, the password masked", async () => {
+      const file = write("prov-check.json", JSON.stringify({ standalone: { port: 1 }, commandTimeoutMs: 1234 }));
+      const { code, stdout, stderr } = await runCli(["check", "--config-file", file],
+        { PATH: process.env.PATH, REDIS_PORT: String(server.port), REDIS_PASSWORD: PASSWORD });
+      expect(code, stderr).to.equal(0);
+      expect(stdout).to.include(`REDIS_PORT=${server.port}  (from env REDIS_PORT)`)
+        .and.to.include(`REDIS_COMMAND_TIMEOUT_MS=1234  (from config file ${file})`)
+        .and.to.include("REDIS_HOST=127.0.0.1  (from defaults)")
+        .and.to.include("REDIS_PASSWORD=[redacted]  (from env REDIS_PASSWORD)");
+      for (const spec of SETTINGS) expect(stdout).to.include(`  ${spec.env}=`);
+      expect(stdout).not.to.include(PASSWORD);
+    });
+
+    it("a connection error names the source of the address when it is not the default", async () => {
+      const [closedPort] = await findFreePorts(1, { withBusPort: false });
+      const file = write("prov-ok.json", JSON.stringify({ standalone: { port: server.port }, connectTimeoutMs: 1000 }));
+      const { code, stderr } = await runCli(["check", "--config-file", file], { PATH: process.env.PATH, REDIS_PORT: String(closedPort) });
+      expect(code).to.equal(1);
+      expect(stderr).to.include(`127.0.0.1:${closedPort} (port from env REDIS_PORT)`);
+    });
   });
 
   const BAD_INVOCATIONS: Array<{ name: string; args: () => string[]; code: number; message: RegExp; env?: NodeJS.ProcessEnv }> = [

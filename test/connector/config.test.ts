@@ -315,3 +315,83 @@ describe("loadConfig: bad input table", () => {
     });
   }
 });
+
+describe("loadConfig: nothing silently ignored (issue 17)", () => {
+  const base = { REDIS_PORT: "7000" };
+
+  it("an unknown REDIS_* variable warns once, with a did-you-mean; unknownEnv: error refuses it, ignore keeps quiet", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on("warning", onWarning);
+    try {
+      expect(loadConfig({ env: { ...base, REDIS_TOPLOGY: "cluster" } }).topology).to.equal("standalone");
+      loadConfig({ env: { ...base, REDIS_TOPLOGY: "cluster" } });
+      loadConfig({ env: { ...base, REDIS_NOT_OURS_AT_ALL: "1" }, unknownEnv: "ignore" });
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    const ours = warnings.filter((w) => (w as Error & { code?: string }).code === "REDIS_CONNECTOR_UNKNOWN_ENV");
+    expect(ours.map((w) => w.message)).to.deep.equal([
+      'redis-connector: unknown variable REDIS_TOPLOGY is not a connector setting and is ignored; did you mean "REDIS_TOPOLOGY"?',
+    ]);
+    expect(() => loadConfig({ env: { ...base, REDIS_TOPLOGY: "cluster" }, unknownEnv: "error" }))
+      .to.throw(ConfigError, /REDIS_TOPLOGY .*did you mean "REDIS_TOPOLOGY"\?.*unknownEnv/);
+  });
+
+  const TYPOS: Array<[env: string, value: string, suggestion: string]> = [
+    ["REDIS_TOPOLOGY", "clustr", "cluster"],
+    ["REDIS_TOPOLOGY", "standlone", "standalone"],
+    ["REDIS_FORM", "asnyc", "async"],
+    ["REDIS_FORM", "SYNC", "sync"],
+    ["REDIS_CLUSTER_SCALE_READS", "slaves", "slave"],
+  ];
+  for (const [env, value, suggestion] of TYPOS) {
+    it(`${env}=${value}: refused with did you mean "${suggestion}"`, () => {
+      expect(() => loadConfig({ env: { ...base, [env]: value } })).to.throw(ConfigError, new RegExp(`${env}.*did you mean "${suggestion}"\\?`));
+    });
+  }
+
+  it("surrounding whitespace is ignored for every setting but the free-text ones (password, key prefix), which stay verbatim", () => {
+    const config = loadConfig({
+      env: {
+        REDIS_TOPOLOGY: "cluster ", REDIS_FORM: " sync", REDIS_HOST: " 10.0.0.1 ", REDIS_PORT: "7000 ", REDIS_DB: " 1",
+        REDIS_CLUSTER_NODES: " 127.0.0.1:7001 ", REDIS_CLUSTER_SCALE_READS: "all\t", REDIS_TLS: " true ",
+        REDIS_USERNAME: " app ", REDIS_PASSWORD: " secret ", REDIS_KEY_PREFIX: " p: ", REDIS_CONNECT_TIMEOUT_MS: " 100 ",
+      },
+    });
+    expect(config).to.deep.include({ topology: "cluster", form: "sync", tls: true, username: "app", password: " secret ", keyPrefix: " p: ", connectTimeoutMs: 100 });
+    expect(config.standalone).to.deep.equal({ host: "10.0.0.1", port: 7000, db: 1 });
+    expect(config.cluster.scaleReads).to.equal("all");
+  });
+});
+
+describe("loadConfig: IPv6 hosts and list separators (issue 17)", () => {
+  for (const raw of ["[::1]", " [::1] ", "::1"]) {
+    it(`REDIS_HOST=${JSON.stringify(raw)} is the IPv6 address ::1`, () => {
+      expect(loadConfig({ env: { REDIS_HOST: raw } }).standalone.host).to.equal("::1");
+    });
+  }
+
+  it("brackets around anything but a whole IPv6 address are refused, naming REDIS_HOST", () => {
+    expect(() => loadConfig({ env: { REDIS_HOST: "[127.0.0.1]" } })).to.throw(ConfigError, /REDIS_HOST.*brackets only around a whole IPv6 address/);
+  });
+
+  for (const separator of [" ", "\n", " \n\t"]) {
+    it(`REDIS_CLUSTER_NODES separated by ${JSON.stringify(separator)}: the hint says to use commas (not IPv6 brackets)`, () => {
+      const env = { REDIS_TOPOLOGY: "cluster", REDIS_CLUSTER_NODES: `127.0.0.1:10285${separator}127.0.0.1:17569` };
+      expect(() => loadConfig({ env })).to.throw(ConfigError, /separate entries with commas/);
+      try {
+        loadConfig({ env });
+      } catch (error) {
+        expect((error as Error).message).not.to.include("IPv6").and.not.to.include("\n");
+      }
+    });
+  }
+
+  it("an unbracketed IPv6 seed still gets the bracket hint", () => {
+    expect(() => loadConfig({ env: { REDIS_TOPOLOGY: "cluster", REDIS_CLUSTER_NODES: "::1:7000" } })).to.throw(ConfigError, /\[::1\]:7000/);
+  });
+});

@@ -173,6 +173,19 @@ describe("connector: errors that explain themselves", function () {
       });
     }
 
+    it("check against a peer that accepts but never answers: prints at its bound and exits right after (was: ~4 s later)", async () => {
+      const peer = await silentPeer();
+      try {
+        const run = await runCli(["check"], { REDIS_PORT: String(peer.port), REDIS_CONNECT_TIMEOUT_MS: "2000" });
+        expect(run.code).to.equal(1);
+        expect(run.stderr).to.include("does not answer like a Redis server");
+        // 2000 ms bound + node start-up + under 1 s to exit, on a loaded 2-core machine.
+        expect(run.elapsedMs, "exit delay after the error").to.be.below(2000 + 1800);
+      } finally {
+        await peer.close();
+      }
+    });
+
     it("async: a peer that accepts but never answers is called not Redis (was: no error reported)", async () => {
       const peer = await silentPeer();
       try {
@@ -297,6 +310,24 @@ describe("connector: errors that explain themselves", function () {
       expect(error.message).to.include("REDIS_TOPOLOGY=cluster").and.not.to.include("`databases`");
       expect(elapsedMs).to.be.below(FAST_MS);
     });
+
+    for (const form of ["async", "sync"] as const) {
+      it(`${form}: a seed list mixing the standalone server and a cluster node fails every time, naming the standalone one`, async () => {
+        const { standalone, cluster } = stack().outputs;
+        const odd = `${standalone.host}:${standalone.port}`;
+        const orders = [[standalone, cluster.seeds[0]], [cluster.seeds[0], standalone], [cluster.seeds[1], standalone, cluster.seeds[2]]];
+        const runs = form === "async" ? 10 : 4;
+        for (let run = 0; run < runs; run++) {
+          const nodes = orders[run % orders.length].map((e) => ({ host: e.host, port: e.port }));
+          const { error, elapsedMs } = await timedFailure(() =>
+            createReadyClient({ ...loadConfig({ env: {}, outputs: stack().outputs, overrides: { topology: "cluster", cluster: { nodes } } }), form }),
+          );
+          expect(error.message, `run ${run}`).to.include(`seed node(s) ${odd} of REDIS_CLUSTER_NODES have cluster support disabled`);
+          expect(error.message).not.to.include(`${cluster.seeds[0].host}:${cluster.seeds[0].port} of`);
+          expect(elapsedMs).to.be.below(FAST_MS + (form === "sync" ? 1000 : 0));
+        }
+      });
+    }
 
     for (const form of ["async", "sync"] as const) {
       it(`${form}: MOVED carries a hint about REDIS_TOPOLOGY`, async () => {

@@ -283,13 +283,16 @@ describe("reliability: bad input gives one clear, secret-free error", function (
       return run.stdout;
     }
 
-    it("the outputs document -> env lines round-trip the exact password (json, shell, dotenv)", function () {
+    it("the outputs document -> env lines round-trip the exact password (json, shell), dotenv refuses what it cannot carry", function () {
       expect(JSON.parse(envLines("json", "standalone")).REDIS_PASSWORD).to.equal(PASSWORD);
       const shell = runBounded("bash", ["-c", '. ./env.sh && printf %s "$REDIS_PASSWORD"'], { files: { "env.sh": envLines("shell", "standalone") } });
       expect(shell.stdout).to.equal(PASSWORD);
-      // Node's own dotenv reader (`--env-file`) is what apps use.
-      const dotenv = runBounded(process.execPath, ["--env-file=app.env", "-e", "process.stdout.write(process.env.REDIS_PASSWORD)"], { files: { "app.env": envLines("dotenv", "standalone") } });
-      expect(dotenv.stdout).to.equal(PASSWORD);
+      // This password holds ' with " and $: no dotenv quoting reads back the same in node --env-file,
+      // dotenv and sh, so dotenv refuses it, naming its readers (test/connector/envRoundTrip.test.ts covers what it carries).
+      const dotenv = runBounded(process.execPath, [CLI, "env", "--file", (stack as LocalStack).outputsFile, "--format", "dotenv", "--include-secrets"], { timeoutMs: CLI_BOUND_MS });
+      expect(dotenv.status, describeRun(dotenv)).to.equal(1);
+      expect(dotenv.stdout).to.equal("");
+      expect(dotenv.stderr).to.include("--format dotenv cannot carry").and.to.include("node --env-file").and.not.to.include(PASSWORD);
     });
 
     for (const topology of ["standalone", "cluster"] as const) {

@@ -6,6 +6,7 @@
  */
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
 import { formatEndpoint } from "../config/formats";
+import { targetSources } from "../config/provenance";
 import type { ConnectorConfig } from "../config/types";
 import type { Endpoint } from "../stackOutputs";
 import { translateCommandErrors } from "./commandErrors";
@@ -13,6 +14,10 @@ import { abortUnfulfilledOnClose } from "./ioredisInternals";
 import { isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
 import { learnSlotOwnersFromPipelines, natMappedHostKey } from "./pipelineRedirects";
 import { hideClientSecrets, scrubError } from "./secrets";
+import { checkSeedsAreClusterNodes } from "./seedCheck";
+
+/** How long the seed check may hold back connecting; past it the cluster connects and a late verdict still ends it. */
+const SEED_CHECK_HOLD_MS = 1000;
 
 // redis-errors ships no types; AbortError is the class ioredis aborts commands with.
 const { AbortError } = require("redis-errors") as { AbortError: new (message: string) => Error };
@@ -68,10 +73,10 @@ const lastErrors = new WeakMap<AsyncClient, Error>();
 
 function describeTarget(config: ConnectorConfig): ClientTarget {
   if (config.topology === "standalone") {
-    return { description: `redis at ${formatEndpoint(config.standalone)}`, endpoints: [config.standalone], tls: config.tls };
+    return { description: `redis at ${formatEndpoint(config.standalone)}${targetSources(config)}`, endpoints: [config.standalone], tls: config.tls };
   }
   const seeds = config.cluster.nodes;
-  return { description: `redis cluster (seed nodes ${seeds.map(formatEndpoint).join(", ")})`, endpoints: seeds, tls: config.tls };
+  return { description: `redis cluster (seed nodes ${seeds.map(formatEndpoint).join(", ")})${targetSources(config)}`, endpoints: seeds, tls: config.tls };
 }
 
 /** The target of a connector-built client (undefined for other clients). */
@@ -152,6 +157,8 @@ function createCluster(config: ConnectorConfig): Cluster {
     keyPrefix: config.keyPrefix === "" ? undefined : config.keyPrefix,
     enableOfflineQueue: true,
     enableReadyCheck: true,
+    // Connecting starts after the seed check below (or a command sent meanwhile starts it).
+    lazyConnect: true,
     // During a failover the slot owner is briefly unknown/CLUSTERDOWN: retry soon, within the redirection budget.
     // Not on a closed connection, though: ioredis re-sends a pipeline then and re-arms each command's
     // timeout, so a pipeline could outlive commandTimeoutMs (seen: 1.8-3 s with 1 s). Such calls fail at
@@ -186,5 +193,30 @@ function createCluster(config: ConnectorConfig): Cluster {
   };
   cluster.on("node error", checkSupport);
   cluster.on("error", checkSupport);
+  startAfterSeedCheck(cluster, config);
   return cluster;
+}
+
+/**
+ * Asks every seed whether it is a cluster node, then connects; a seed list with standalone
+ * servers in it ends the client with an error naming them, whichever seed ioredis would have
+ * asked first. Bounded: connecting waits at most SEED_CHECK_HOLD_MS for the verdict.
+ */
+function startAfterSeedCheck(cluster: Cluster, config: ConnectorConfig): void {
+  const connect = (): void => {
+    if (cluster.status === "wait") cluster.connect().catch(() => undefined);
+  };
+  const hold = setTimeout(connect, Math.min(SEED_CHECK_HOLD_MS, config.connectTimeoutMs));
+  checkSeedsAreClusterNodes(config.cluster.nodes, nodeOptions(config), config.connectTimeoutMs).then((error) => {
+    clearTimeout(hold);
+    if (error === undefined) {
+      connect();
+      return;
+    }
+    if (cluster.status === "end") return;
+    cluster.emit("error", error);
+    cluster.disconnect();
+    // A lazy client that never connected emits no "end" of its own: waits on it must see one.
+    if ((cluster.status as string) !== "end") cluster.emit("end");
+  }, connect);
 }

@@ -6,6 +6,7 @@
  */
 import convict from "convict";
 import type { Endpoint } from "../stackOutputs";
+import { didYouMean } from "./suggest";
 
 /** A raw string that a format could not read; validation reports `reason`. Never holds a secret in `reason`. */
 export class UnreadableValue {
@@ -25,13 +26,13 @@ function readInteger(raw: string): number | UnreadableValue {
   return /^-?\d+$/.test(text) ? Number(text) : new UnreadableValue(`"${raw}" is not an integer`);
 }
 
-const HOST_PATTERN = /^[^\s,=/\\]+$/;
+const HOST_PATTERN = /^[^\s,=/\\[\]]+$/;
 
 /** Checks a host name or IP address as the connector accepts it (no scheme, no spaces, no list separators). */
 export function checkHost(host: unknown, what = "host"): void {
   if (typeof host !== "string" || host === "") fail(`${what} must be a non-empty string`);
   if (!HOST_PATTERN.test(host) || host.length > 253) {
-    fail(`${what} "${host}" is not a host name or IP address (no scheme, spaces, ',' '=' or '/')`);
+    fail(`${what} "${host}" is not a host name or IP address (no scheme, spaces, ',' '=' or '/'; brackets only around a whole IPv6 address: [::1])`);
   }
 }
 
@@ -45,6 +46,9 @@ export function checkPort(port: unknown, what = "port"): void {
 /** Reads `host:port` or `[ipv6]:port`. */
 export function parseEndpoint(text: string): Endpoint | UnreadableValue {
   const trimmed = text.trim();
+  if (/\s/.test(trimmed)) {
+    return new UnreadableValue(`${JSON.stringify(trimmed)} holds spaces or line breaks: separate entries with commas (host:port,host:port), nothing else`);
+  }
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(trimmed) ?? /^([^:\[\]]+):(\d+)$/.exec(trimmed);
   if (match === null) {
     const ipv6 = !trimmed.includes("[") && (trimmed.match(/:/g) ?? []).length >= 2;
@@ -86,7 +90,7 @@ export function coerceEndpointList(raw: string): Endpoint[] | UnreadableValue | 
   for (const [index, part] of text.split(",").entries()) {
     const endpoint = parseEndpoint(part);
     if (endpoint instanceof UnreadableValue) {
-      return new UnreadableValue(`entry ${index + 1} ${endpoint.reason} (expected host:port,host:port)`);
+      return new UnreadableValue(`entry ${index + 1} ${endpoint.reason}${/\s/.test(part.trim()) ? "" : " (expected host:port,host:port)"}`);
     }
     endpoints.push(endpoint);
   }
@@ -169,7 +173,7 @@ function enumFormat(name: string, values: readonly string[]): SettingFormat {
     name,
     validate(value: unknown) {
       if (typeof value !== "string" || !values.includes(value)) {
-        fail(`must be one of ${values.join(", ")}, got ${JSON.stringify(value)}`);
+        fail(`must be one of ${values.join(", ")}, got ${JSON.stringify(value)}${typeof value === "string" ? didYouMean(value, values) : ""}`);
       }
     },
   };
@@ -188,6 +192,8 @@ export const FORMATS = {
   millis: integerFormat("redis-millis", 1, 3_600_000, "a whole number of milliseconds between 1 and 3600000"),
   host: {
     name: "redis-host",
+    // `[::1]` as in a URL: the brackets only delimit the IPv6 address.
+    coerce: (raw: string): string => /^\s*\[[^\]]*:[^\]]*\]\s*$/.test(raw) ? raw.trim().slice(1, -1) : raw,
     validate(value: unknown) {
       checkHost(value);
     },

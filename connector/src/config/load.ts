@@ -10,6 +10,8 @@ import { newConvictConfig } from "./convictSchema";
 import { SETTINGS, settingSpec, SOURCE_ENV, FORMATS_BY_PATH } from "./schema";
 import { flattenSettings, readJsonFile, type SettingValues } from "./sources";
 import type { ConnectorConfig } from "./types";
+import { didYouMean } from "./suggest";
+import { DEFAULTS_SOURCE, recordSources } from "./provenance";
 import { loadStackOutputsFile } from "../outputsLoader";
 import type { StackOutputs } from "../stackOutputs";
 
@@ -24,6 +26,12 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Highest-precedence values, from code. */
   overrides?: DeepPartial<ConnectorConfig>;
+  /**
+   * What to do with a `REDIS_*` variable that is no setting (a typo such as `REDIS_TOPLOGY`):
+   * `warn` (default: a process warning with a did-you-mean, once per name), `error` (a
+   * ConfigError), or `ignore`.
+   */
+  unknownEnv?: "warn" | "error" | "ignore";
 }
 
 /** The config type `loadConfig` returns: topology and form narrowed to the overrides' literals. */
@@ -65,16 +73,17 @@ export function loadConfig<O extends DeepPartial<ConnectorConfig> = {}>(
     const raw = env[spec.env];
     if (raw !== undefined) layers.push({ source: `env ${spec.env}`, values: [[spec.path, raw]] });
   }
+  reportUnknownEnv(env, options.unknownEnv ?? "warn");
 
   if (options.overrides !== undefined) {
     layers.push({ source: "override", values: flattenSettings(options.overrides, "override") });
   }
 
   const config = newConvictConfig();
-  const origin = new Map<string, string>(SETTINGS.map((spec) => [spec.path, "defaults"]));
+  const origin = new Map<string, string>(SETTINGS.map((spec) => [spec.path, DEFAULTS_SOURCE]));
   for (const layer of layers) {
     for (const [path, value] of layer.values) {
-      config.set(path, value);
+      config.set(path, typeof value === "string" && !VERBATIM_FORMATS.has(settingSpec(path)?.format ?? "") ? value.trim() : value);
       origin.set(path, layer.source);
     }
   }
@@ -102,6 +111,7 @@ export function loadConfig<O extends DeepPartial<ConnectorConfig> = {}>(
 
   const result = config.getProperties();
   checkCrossFieldRules(result, settingError, origin);
+  recordSources(result, origin);
   return protectConfig(result) as LoadedConfig<O>;
 }
 
@@ -116,6 +126,26 @@ function checkCrossFieldRules(
   }
   if (config.username !== "" && config.password === "") {
     throw settingError("username", "a username needs a password (REDIS_PASSWORD); leave REDIS_USERNAME empty for Redis 5");
+  }
+}
+
+/** Free text is taken as written (a password may end in a space); every other string setting ignores surrounding whitespace. */
+const VERBATIM_FORMATS = new Set<string>(["password", "text"]);
+
+/** Other `REDIS_*` names of this project's packages (redis-local's binaries), not typos. */
+const OTHER_KNOWN_ENV = ["REDIS_SERVER_BIN", "REDIS_CLI_BIN"];
+const warnedEnv = new Set<string>();
+
+function reportUnknownEnv(env: NodeJS.ProcessEnv, mode: "warn" | "error" | "ignore"): void {
+  if (mode === "ignore") return;
+  const known = [...SETTINGS.map((s) => s.env), ...Object.values(SOURCE_ENV)];
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith("REDIS_") || known.includes(name) || OTHER_KNOWN_ENV.includes(name)) continue;
+    const problem = `unknown variable ${name} is not a connector setting and is ignored${didYouMean(name, known)}`;
+    if (mode === "error") throw new ConfigError(name, name, `env ${name}`, `${problem} (loadConfig option unknownEnv: "warn" or "ignore" allows it)`);
+    if (warnedEnv.has(name)) continue;
+    warnedEnv.add(name);
+    process.emitWarning(`redis-connector: ${problem}`, { code: "REDIS_CONNECTOR_UNKNOWN_ENV" });
   }
 }
 
