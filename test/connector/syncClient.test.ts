@@ -13,6 +13,7 @@ import {
   SyncConnectError,
   createAsyncClient,
   createSyncClient,
+  loadConfig,
   type ConnectorConfig,
   type DeepPartial,
   type BatchReply,
@@ -353,6 +354,18 @@ describe("sync client: bounds and failures", function () {
     expect(error.message).to.contain(`127.0.0.1:${port}`);
     expect(error.message).to.match(/within connectTimeoutMs=1000 ms: .*ECONNREFUSED/);
     expect(ms).to.be.within(900, 1000 + SLACK_MS);
+  });
+
+  it("SyncConnectError names where the address came from when it is not the default (env REDIS_PORT)", async function () {
+    this.timeout(30_000);
+    const [port] = await findFreePorts(1, { withBusPort: false });
+    const config = loadConfig({
+      env: { REDIS_PORT: String(port), REDIS_CONNECT_TIMEOUT_MS: "1000" },
+      overrides: { topology: "standalone", form: "sync", password: PASSWORD },
+    });
+    const { error } = thrownBy(() => createSyncClient(config));
+    expect(error).to.be.instanceOf(SyncConnectError);
+    expect(error.message).to.contain(`127.0.0.1:${port} (port from env REDIS_PORT)`);
   });
 
   it("refuses a hand-made config without a positive command or connect bound", () => {

@@ -98,6 +98,8 @@ export type ReplyMessage = { seq: number; bytes: Uint8Array } | { seq: number; v
 /** What the worker gets as workerData. */
 export interface WorkerInit {
   config: import("../config/types").ConnectorConfig;
+  /** Where each setting came from (config/provenance.ts): structured clone keeps only the plain config. */
+  sources?: Readonly<Record<string, string>>;
   control: SharedArrayBuffer;
   requestArea: SharedArrayBuffer;
   replyArea: SharedArrayBuffer;

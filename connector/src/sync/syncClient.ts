@@ -6,6 +6,7 @@ import { existsSync } from "fs";
 import * as path from "path";
 import { inspect } from "util";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "worker_threads";
+import { settingSources } from "../config/provenance";
 import type { ConnectorConfig } from "../config/types";
 import { movedMessagesIn } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
@@ -110,6 +111,7 @@ class WorkerChannel {
     this.port = port1;
     const init: WorkerInit = {
       config,
+      sources: settingSources(config),
       control: this.control.buffer as SharedArrayBuffer,
       requestArea: this.requestArea,
       replyArea: this.replyArea,

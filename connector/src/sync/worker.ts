@@ -13,6 +13,7 @@ import { scheduleDiagnosis } from "../client/diagnose";
 import { learnSlotOwnersFromMovedMessages, natMappedHostKey } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_NAMES } from "./commands";
+import { recordSources } from "../config/provenance";
 import { IOREDIS_TIMEOUT_MESSAGE } from "../errors";
 import { SyncClientClosedError, SyncConnectError } from "./errors";
 import { redirectedReads } from "./redirectedReads";
@@ -71,6 +72,8 @@ let latestSeq = READY_SEQ;
 let answeredSeq = 0;
 let lastError: Error | undefined;
 
+// Messages name where host/port came from, as in the calling thread.
+if (init.sources !== undefined) recordSources(config, new Map(Object.entries(init.sources)));
 const client: Redis | Cluster = createAsyncClient(config);
 /** For MOVED replies the fast lane saw: the slot map's `host:port` of an announced address. */
 const toHostKey = natMappedHostKey(config.cluster.natMap);
