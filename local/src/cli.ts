@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { onInterrupt } from "./exitCleanup";
 import { startLocalStack, type LocalStackOptions } from "./runner";
 import { liveRecordedNodes, readStackRecord, stopRecordedStack, type LocalStackRecord } from "./stackRecord";
 import type { Persistence } from "@redis-on-docker/topology";
@@ -166,10 +167,19 @@ async function main(argv: string[]): Promise<number> {
         removeStateFiles(stateDir, stateFile);
       }
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      // Ctrl-C (or SIGTERM/SIGHUP) before the stack is up: say so, and what was cleaned.
+      onInterrupt(({ signal, processesStopped, pathsRemoved }) => {
+        removeStateFiles(stateDir, stateFile);
+        process.stderr.write(
+          `redis-local: up interrupted (${signal}) before the stack was ready; stopped ${processesStopped} redis-server ` +
+            `process(es), removed ${[...pathsRemoved, stateDir].join(", ")}; nothing is left running\n`,
+        );
+      });
       const stack = await startLocalStack(options).catch((error: unknown) => {
         removeStateFiles(stateDir, stateFile); // a failed `up` leaves no empty state dir behind
         throw error instanceof Error ? new Error(inFlagTerms(error.message)) : error;
       });
+      onInterrupt(undefined);
       fs.writeFileSync(stateFile, JSON.stringify(stack.record(), null, 2) + "\n", { mode: 0o600 });
       const { standalone, cluster } = stack.outputs;
       process.stdout.write(

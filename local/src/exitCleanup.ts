@@ -13,12 +13,30 @@ export interface CleanupEntry {
   paths(): string[];
 }
 
+/** What a signal's teardown did, for a CLI to tell its user. */
+export interface InterruptReport {
+  signal: NodeJS.Signals;
+  processesStopped: number;
+  pathsRemoved: string[];
+}
+
 const entries = new Set<CleanupEntry>();
 let installed = false;
+let reportInterrupt: ((report: InterruptReport) => void) | undefined;
 
-function cleanupAllSync(): void {
+/** Called (synchronously, once) when a signal ends the process while stacks are registered. */
+export function onInterrupt(report: ((report: InterruptReport) => void) | undefined): void {
+  reportInterrupt = report;
+}
+
+function cleanupAllSync(signal?: NodeJS.Signals): void {
+  let processesStopped = 0;
+  const pathsRemoved: string[] = [];
   for (const entry of entries) {
-    killProcessesSync(entry.processes());
+    const processes = entry.processes();
+    processesStopped += processes.length;
+    pathsRemoved.push(...entry.paths());
+    killProcessesSync(processes);
     for (const target of entry.paths()) {
       try {
         fs.rmSync(target, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
@@ -28,15 +46,24 @@ function cleanupAllSync(): void {
     }
   }
   entries.clear();
+  if (signal !== undefined && reportInterrupt !== undefined) {
+    const report = reportInterrupt;
+    reportInterrupt = undefined;
+    try {
+      report({ signal, processesStopped, pathsRemoved });
+    } catch {
+      // A report must not keep the signal from ending the process.
+    }
+  }
 }
 
 function install(): void {
   if (installed) return;
   installed = true;
-  process.on("exit", cleanupAllSync);
+  process.on("exit", () => cleanupAllSync());
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const onSignal = (): void => {
-      cleanupAllSync();
+      cleanupAllSync(signal);
       // Listening replaced the default action; when no one else handles the signal, restore it.
       if (process.listenerCount(signal) === 1) {
         process.removeListener(signal, onSignal);

@@ -37,6 +37,30 @@ describe("redis-local CLI messages", function () {
     expect(error?.message).to.include("cluster bus ports").and.to.include("20000-29999");
   });
 
+  it("up interrupted (SIGINT) while starting: says so and what it cleaned; nothing left running, no state dir", async () => {
+    const stateDir = path.join(dir, "interrupted");
+    const child = spawn(process.execPath, [CLI, "up", "--state-dir", stateDir], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    const started = new Promise<string>((resolve) => {
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /starting \d+ redis-server \S+ processes in (\S+)/.exec(stderr);
+        if (match) resolve(match[1]);
+      });
+    });
+    const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)));
+    const stackDir = await Promise.race([started, closed.then(() => "")]);
+    expect(stackDir, stderr).to.not.equal("");
+    child.kill("SIGINT");
+    expect(await closed).to.equal("SIGINT");
+    expect(stderr).to.match(/up interrupted \(SIGINT\) before the stack was ready; stopped \d+ redis-server process\(es\), removed /);
+    expect(stderr).to.include(stackDir);
+    expect(fs.existsSync(stateDir), "state dir").to.equal(false);
+    expect(fs.existsSync(stackDir), "stack dir").to.equal(false);
+    const ps = await new Promise<string>((resolve) => execFile("ps", ["-eo", "args"], (_e, out) => resolve(String(out))));
+    expect(ps.split("\n").filter((line) => line.includes(stackDir)), "redis-server processes of that stack").to.deep.equal([]);
+  });
+
   it("status | head -1: the closed pipe ends it quietly (no EPIPE stack, exit 0 or its own code)", async () => {
     // A stale state file makes status print several lines.
     const stateDir = path.join(dir, "piped");
