@@ -11,7 +11,7 @@ import type { ConnectorConfig } from "../config/types";
 import type { Endpoint } from "../stackOutputs";
 import { translateCommandErrors } from "./commandErrors";
 import { abortUnfulfilledOnClose } from "./ioredisInternals";
-import { isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
+import { USERNAME_WITHOUT_ACL, isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
 import { learnSlotOwnersFromPipelines, natMappedHostKey } from "./pipelineRedirects";
 import { hideClientSecrets, scrubError } from "./secrets";
 import { checkSeedsAreClusterNodes } from "./seedCheck";
@@ -105,6 +105,11 @@ function recordConnectionErrors(client: AsyncClient, config: ConnectorConfig): v
   const record = (error: Error): void => {
     if (!(error instanceof Error)) return;
     scrubError(error, secrets);
+    if (config.username !== "" && /NOAUTH/.test(error.message) && !error.message.includes(USERNAME_WITHOUT_ACL)) {
+      // AUTH <user> <password> was sent and the server still wants AUTH: Redis < 6 refused it
+      // as a wrong number of arguments, which ioredis only logs (cluster nodes show this).
+      error.message = `${USERNAME_WITHOUT_ACL} (the server then answered: ${error.message})`;
+    }
     const previous = lastErrors.get(client);
     const keepRefusal = previous !== undefined && isAuthFailure(previous) && !/NOAUTH/.test(previous.message) && /NOAUTH/.test(error.message);
     if (!keepRefusal) lastErrors.set(client, error);
