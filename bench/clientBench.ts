@@ -58,7 +58,9 @@ async function openAsyncClients(
     return client;
   };
   const connector = openConnector();
-  const options = { ...connector.options };
+  // lazyConnect: the connector's cluster client holds its connect back for its seed check
+  // (client/seedCheck.ts) and then connects itself; a raw client given it would never connect.
+  const options = { ...connector.options, lazyConnect: false };
   const openRaw = (): Redis | Cluster => {
     const client = connector instanceof Cluster ? new Cluster(config.cluster.nodes, options) : new Redis(options);
     // Connection errors reach the bench as rejected commands; this keeps ioredis from printing them.
