@@ -9,7 +9,7 @@ import { formatEndpoint } from "../config/formats";
 import { targetSources } from "../config/provenance";
 import type { ConnectorConfig } from "../config/types";
 import type { Endpoint } from "../stackOutputs";
-import { translateCommandErrors } from "./commandErrors";
+import { abortedByConnectionClose, translateCommandErrors } from "./commandErrors";
 import { abortUnfulfilledOnClose } from "./ioredisInternals";
 import { USERNAME_WITHOUT_ACL, isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
 import { learnSlotOwnersFromPipelines, natMappedHostKey } from "./pipelineRedirects";
@@ -18,9 +18,6 @@ import { checkSeedsAreClusterNodes } from "./seedCheck";
 
 /** How long the seed check may hold back connecting; past it the cluster connects and a late verdict still ends it. */
 const SEED_CHECK_HOLD_MS = 1000;
-
-// redis-errors ships no types; AbortError is the class ioredis aborts commands with.
-const { AbortError } = require("redis-errors") as { AbortError: new (message: string) => Error };
 
 /** The async client for a topology: ioredis's own types. */
 export type AsyncClient = Redis | Cluster;
@@ -130,17 +127,8 @@ function createStandalone(config: ConnectorConfig): Redis {
     retryStrategy: (attempt: number) => reconnectDelayMs(attempt, config.reconnectMaxDelayMs),
   });
   // Cluster nodes need no hook: their connections do not reconnect, ioredis fails what they held.
-  abortUnfulfilledOnClose(client, connectionClosedAbort);
+  abortUnfulfilledOnClose(client, abortedByConnectionClose);
   return client;
-}
-
-/** What ioredis rejects an unanswered command of a closed connection with (AUTH's arguments left out). */
-function connectionClosedAbort(command: { name?: string; args?: unknown[] }): Error {
-  const name = command.name ?? "";
-  const hidden = /^(auth|hello)$/i.test(name);
-  return Object.assign(new AbortError("Command aborted due to connection close"), {
-    command: { name, args: hidden ? ["[redacted]"] : command.args },
-  });
 }
 
 function createCluster(config: ConnectorConfig): Cluster {

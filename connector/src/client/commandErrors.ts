@@ -15,6 +15,19 @@ import type { Cluster } from "ioredis";
 import { CommandTimeoutError, IOREDIS_TIMEOUT_MESSAGE, commandTimeoutMessage } from "../errors";
 import { AUTH_WITH_USERNAME_ON_REDIS5, USERNAME_WITHOUT_ACL } from "./connectionErrors";
 
+// redis-errors ships no types; AbortError is the class ioredis aborts commands with.
+const { AbortError } = require("redis-errors") as { AbortError: new (message: string) => Error };
+
+/**
+ * What ioredis rejects an unanswered command of a closed connection with (event_handler.ts's
+ * abortError): the command may or may not have run. AUTH/HELLO arguments are left out.
+ */
+export function abortedByConnectionClose(command: { name?: string; args?: unknown[] }): Error {
+  const name = command.name ?? "";
+  const args = /^(auth|hello)$/i.test(name) ? ["[redacted]"] : command.args;
+  return Object.assign(new AbortError("Command aborted due to connection close"), { command: { name, args } });
+}
+
 interface CommandLike {
   name: string;
   reject: (error: Error) => void;

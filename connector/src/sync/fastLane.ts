@@ -16,7 +16,7 @@
 import * as fs from "fs";
 import { exists as commandExists, hasFlag } from "@ioredis/commands";
 import { ReplyError } from "ioredis";
-import { translateCommandError } from "../client/commandErrors";
+import { abortedByConnectionClose, translateCommandError } from "../client/commandErrors";
 import type { ConnectorConfig } from "../config/types";
 import { CommandTimeoutError, commandTimeoutMessage } from "../errors";
 import { METHOD_NAMES, isCallMethod } from "./commands";
@@ -71,9 +71,6 @@ const WRITE_CHUNK = 1024;
 // The slot hash ioredis uses (a dependency of this package at the version ioredis pins).
 const calculateSlot = require("cluster-key-slot") as (key: string | Buffer) => number;
 
-/** What ioredis rejects the unanswered commands of a lost connection with (event_handler.ts). */
-const ABORT_MESSAGE = "Command aborted due to connection close";
-const AbortError = (require("redis-errors") as { AbortError: new (message: string) => Error }).AbortError;
 
 /**
  * How one exchange on a lent socket ended.
@@ -217,7 +214,7 @@ export class FastLane {
     if (exchange.end === "not-sent") return DELEGATE;
     if (exchange.end === "gone") throw new LaneGoneError();
     if (exchange.end === "timed-out") throw timeoutError(command, this.commandTimeoutMs);
-    if (exchange.end === "lost") throw abortError(command);
+    if (exchange.end === "lost") throw abortedByConnectionClose(command);
     const reply = exchange.replies[0];
     if (reply instanceof Error) {
       // MOVED/ASK/TRYAGAIN/CLUSTERDOWN: the server did not run it; ioredis redirects or retries.
@@ -254,7 +251,7 @@ export class FastLane {
     if (replies.length < commands.length) {
       // One error object for the whole unanswered tail (huge pipelines stay within their bound).
       const first = commands[replies.length];
-      const error = exchange.end === "lost" ? abortError(first) : timeoutError(first, this.commandTimeoutMs);
+      const error = exchange.end === "lost" ? abortedByConnectionClose(first) : timeoutError(first, this.commandTimeoutMs);
       for (let i = replies.length; i < commands.length; i++) results.push([error] as unknown as BatchReply[number]);
     }
     return results;
@@ -325,11 +322,11 @@ export class FastLane {
     if (Atomics.load(this.lendArea, LEND_MAP_STALE) !== 0) return undefined;
     let slot: number | null = null;
     for (const command of commands) {
-      if (command.getKeys().length === 0) continue;
-      const s = command.getSlot();
-      if (slot === null) slot = s;
-      else if (s !== slot) return undefined;
-      if (command.getKeys().length > 1 && !sameSlot(command)) return undefined;
+      for (const key of command.getKeys()) {
+        const s = calculateSlot(key);
+        if (slot === null) slot = s;
+        else if (s !== slot) return undefined;
+      }
     }
     if (slot === null || slot >= SLOT_COUNT) return undefined;
     return usable(this.lanes[this.slotTable[slot]]);
@@ -523,16 +520,6 @@ function usable(lane: Lane | undefined): Lane | undefined {
   return lane === undefined || lane.unusable ? undefined : lane;
 }
 
-/** Every key of a multi-key command in one slot (ioredis routes by the first; the server would answer CROSSSLOT). */
-function sameSlot(command: LaneCommand): boolean {
-  const keys = command.getKeys();
-  const first = calculateSlot(keys[0]);
-  for (let i = 1; i < keys.length; i++) {
-    if (calculateSlot(keys[i]) !== first) return false;
-  }
-  return true;
-}
-
 function isRedirect(reply: unknown): boolean {
   return reply instanceof Error && CLUSTER_REDIRECT.test(reply.message);
 }
@@ -557,9 +544,6 @@ function timeoutError(command: LaneCommand, commandTimeoutMs: number): CommandTi
   return Object.assign(error, { command: { name: command.name } });
 }
 
-function abortError(command: LaneCommand): Error {
-  return Object.assign(new AbortError(ABORT_MESSAGE), { command: { name: command.name, args: command.args } });
-}
 
 /**
  * ioredis's own rule (Pipeline.fillResult): a cluster pipeline is sent again, after the

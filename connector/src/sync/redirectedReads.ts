@@ -10,13 +10,14 @@
  */
 import { exists as commandExists, hasFlag } from "@ioredis/commands";
 import { METHOD_NAMES, isCallMethod } from "./commands";
+import type { Topology } from "../config/types";
 import type { BatchEntry } from "./protocol";
 
 const REDIRECTED = /^(MOVED|ASK) /;
 
-/** The indexes of `results` that a redirection answered for a read-only command. */
-export function redirectedReads(entries: readonly BatchEntry[], results: unknown): number[] {
-  if (!Array.isArray(results) || results.length !== entries.length) return [];
+/** The indexes of `results` that a redirection answered for a read-only command (cluster pipelines only). */
+export function redirectedReads(topology: Topology, entries: readonly BatchEntry[], results: unknown): number[] {
+  if (topology !== "cluster" || !Array.isArray(results) || results.length !== entries.length) return [];
   const found: number[] = [];
   for (let i = 0; i < entries.length; i++) {
     const error = (results[i] as [unknown, unknown?] | undefined)?.[0];

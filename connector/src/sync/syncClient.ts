@@ -88,6 +88,7 @@ class WorkerChannel {
   private readonly worker: Worker;
   private readonly commandBoundMs: number;
   private readonly commandTimeoutMs: number;
+  private readonly topology: ConnectorConfig["topology"];
   private readonly fast: FastLane | undefined;
   private seq = READY_SEQ;
   closed = false;
@@ -107,6 +108,7 @@ class WorkerChannel {
     this.reader = new Reader(this.replyBuffer, makeErrorReviver(config.commandTimeoutMs));
     this.commandBoundMs = config.commandTimeoutMs + SYNC_TIMEOUT_MARGIN_MS;
     this.commandTimeoutMs = config.commandTimeoutMs;
+    this.topology = config.topology;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const init: WorkerInit = {
@@ -162,13 +164,17 @@ class WorkerChannel {
     return tid <= 0 || existsSync(`/proc/self/task/${tid}`);
   }
 
-  /** The worker stopped on its own: forget the lent fds (they may name other files now). */
+  /**
+   * The worker stopped on its own: forget the lent fds (they may name other files now) and make
+   * sure the thread is gone (terminating one that already exited does nothing).
+   */
   private workerGone(cause: string): void {
     if (this.closed) return;
     this.workerStopped ??= cause;
     this.fast?.forget();
     this.closed = true;
     this.port.close();
+    this.worker.terminate().catch(() => undefined);
   }
 
   private closedError(): SyncClientClosedError {
@@ -230,7 +236,7 @@ class WorkerChannel {
       if (results !== DELEGATE) {
         this.fastLaneCalls++;
         // As the worker path does (redirectedReads.ts): the server ran none of these.
-        for (const i of redirectedReads(entries, results)) {
+        for (const i of redirectedReads(this.topology, entries, results)) {
           const [method, args] = entries[i];
           try {
             results[i] = [null, this.command(method, args)] as BatchReply[number];
@@ -307,7 +313,6 @@ class WorkerChannel {
   /** A lent fd no longer names its socket: the worker died before its exit event could be seen. */
   private laneGone(): SyncClientClosedError {
     this.workerGone("its worker thread stopped and closed its connections");
-    this.worker.terminate().catch(() => undefined);
     return this.closedError();
   }
 
@@ -320,7 +325,6 @@ class WorkerChannel {
     if (this.closed) throw this.closedError();
     if (Atomics.load(this.control, CTL_WORKER_GONE) !== 0) {
       this.workerGone("its worker thread has stopped");
-      this.worker.terminate().catch(() => undefined);
       throw this.closedError();
     }
     // The worker takes every lent socket back before it runs a request.

@@ -276,8 +276,7 @@ function run(seq: number, request: Request): void {
 
 /** A cluster pipeline's read-only commands a redirection answered, run again one by one (redirectedReads.ts). */
 async function rerunRedirectedReads(entries: BatchEntry[], results: unknown): Promise<unknown> {
-  if (config.topology !== "cluster") return results;
-  for (const i of redirectedReads(entries, results)) {
+  for (const i of redirectedReads(config.topology, entries, results)) {
     const [method, args] = entries[i];
     (results as unknown[])[i] = await methods[METHOD_NAMES[method]](...args).then(
       (value) => [null, value],
