@@ -11,14 +11,28 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { onInterrupt } from "./exitCleanup";
-import { startLocalStack, type LocalStackOptions } from "./runner";
+import { LOCAL_DEFAULTS, startLocalStack, type LocalStackOptions } from "./runner";
 import { liveRecordedNodes, readStackRecord, stopRecordedStack, type LocalStackRecord } from "./stackRecord";
-import type { Persistence } from "@redis-on-docker/topology";
+import { CONFIG_NAMESPACE, PERSISTENCE_VALUES, type Persistence } from "@redis-on-docker/topology";
 
 const DEFAULT_STATE_DIR = ".local-stack";
 const STATE_FILE = "state.json";
 /** `status` exit code when nothing runs (as `systemctl status`). */
 const EXIT_NOT_RUNNING = 3;
+
+/**
+ * The stack settings `up` takes as flags. Their defaults are the local runner's (`LOCAL_DEFAULTS`),
+ * and `--help` and the messages that name a flag are made from this table.
+ */
+const SETTING_FLAGS = [
+  { flag: "cluster-nodes", arg: "<n>", key: "clusterNodes", help: "cluster nodes, masters + replicas" },
+  { flag: "replicas", arg: "<n>", key: "replicasPerMaster", help: "replicas per master" },
+  { flag: "node-timeout-ms", arg: "<ms>", key: "nodeTimeoutMs", help: "cluster-node-timeout" },
+  { flag: "persistence", arg: "<mode>", key: "persistence", help: PERSISTENCE_VALUES.join(" | ") },
+] as const satisfies ReadonlyArray<{ flag: string; arg: string; key: keyof typeof LOCAL_DEFAULTS; help: string }>;
+
+/** `  --flag <arg>` padded to the help's second column. */
+const option = (usage: string, help: string): string => `  ${usage.padEnd(24)}  ${help}`;
 
 const USAGE = `Usage: redis-local <up|down|status> [options]
 
@@ -37,10 +51,7 @@ Options:
   --state-dir <dir>         where the state file lives (default .local-stack in the current directory)
   --password-file <file>    password for every node (default: LOCAL_STACK_PASSWORD, else generated)
   --no-password             servers without a password
-  --cluster-nodes <n>       cluster nodes, masters + replicas (default 6)
-  --replicas <n>            replicas per master (default 1)
-  --node-timeout-ms <ms>    cluster-node-timeout (default 2000)
-  --persistence <mode>      none | rdb | aof (default none)
+${SETTING_FLAGS.map((f) => option(`--${f.flag} ${f.arg}`, `${f.help} (default ${LOCAL_DEFAULTS[f.key]})`)).join("\n")}
   -q, --quiet               no progress lines
   -h, --help                this text
 
@@ -90,14 +101,11 @@ function removeStateFiles(stateDir: string, stateFile: string): void {
   }
 }
 
-/** The topology's settings as this CLI's flags name them (its messages speak Pulumi config). */
-const FLAG_OF_SETTING: Array<[RegExp, string]> = [
-  [/redis-on-docker:clusterNodes in local runner options/g, "--cluster-nodes"],
-  [/redis-on-docker:clusterNodes/g, "--cluster-nodes"],
-  [/redis-on-docker:replicasPerMaster/g, "--replicas"],
-  [/redis-on-docker:nodeTimeoutMs/g, "--node-timeout-ms"],
-  [/redis-on-docker:persistence/g, "--persistence"],
-];
+/** The topology's messages speak Pulumi config (`redis-on-docker:<key> in local runner options`); this CLI's, its flags. */
+const FLAG_OF_SETTING: Array<[RegExp, string]> = SETTING_FLAGS.flatMap(({ key, flag }): Array<[RegExp, string]> => [
+  [new RegExp(`${CONFIG_NAMESPACE}:${key} in local runner options`, "g"), `--${flag}`],
+  [new RegExp(`${CONFIG_NAMESPACE}:${key}`, "g"), `--${flag}`],
+]);
 
 function inFlagTerms(message: string): string {
   return FLAG_OF_SETTING.reduce((text, [pattern, flag]) => text.replace(pattern, flag), message);
@@ -140,8 +148,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "up": {
       const persistence = values.persistence;
-      if (persistence !== undefined && !["none", "rdb", "aof"].includes(persistence)) {
-        throw new UsageError(`--persistence: ${JSON.stringify(persistence)} is not one of none, rdb, aof`);
+      if (persistence !== undefined && !(PERSISTENCE_VALUES as readonly string[]).includes(persistence)) {
+        throw new UsageError(`--persistence: ${JSON.stringify(persistence)} is not one of ${PERSISTENCE_VALUES.join(", ")}`);
       }
       const options: LocalStackOptions = {
         password: readPassword(values["password-file"], values["no-password"] ?? false),

@@ -4,7 +4,7 @@
  * down (it also goes when the process ends, is interrupted, or was SIGKILLed: the next start
  * reaps it). See also the `redis-local` CLI and the test hooks (`/mocha`, `/global-setup`).
  */
-export { startLocalStack, type LocalStack, type LocalStackOptions, type LocalNode, type LocalStackRecord } from "./runner";
+export { LOCAL_DEFAULTS, startLocalStack, type LocalStack, type LocalStackOptions, type LocalNode, type LocalStackRecord } from "./runner";
 export { findRedisBinaries, MissingRedisBinaryError, REDIS_CLI_BIN_ENV, REDIS_SERVER_BIN_ENV, type RedisBinaries } from "./redisBinaries";
 export { stackEnv, STACK_ENV_NAMES, type StackEnvName } from "./stackEnv";
 export { startTestRunStack, type TestRunStack } from "./testRun";

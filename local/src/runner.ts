@@ -15,10 +15,10 @@ import readline from "node:readline";
 import util from "node:util";
 import type { Endpoint, StackOutputs } from "@redis-on-docker/outputs";
 import {
+  DEFAULT_SETTINGS,
   planTopology,
   renderBootstrapScript,
   validateStackSettings,
-  type Persistence,
   type StackSettings,
 } from "@redis-on-docker/topology";
 import { registerExitCleanup } from "./exitCleanup";
@@ -43,19 +43,29 @@ import {
 export type { LocalNode } from "./localNodes";
 export type { LocalStackRecord } from "./stackRecord";
 
-export interface LocalStackOptions {
+/**
+ * Where the local runner departs from the stack's defaults (`DEFAULT_SETTINGS`), and why: masters
+ * turn ok, and fail over, sooner with a shorter `cluster-node-timeout`; test data need not survive;
+ * local processes start in well under the stack's bootstrap bound.
+ */
+export const LOCAL_DEFAULTS = Object.freeze({
+  clusterNodes: DEFAULT_SETTINGS.clusterNodes,
+  replicasPerMaster: DEFAULT_SETTINGS.replicasPerMaster,
+  nodeTimeoutMs: 2000,
+  persistence: "none",
+  bootstrapTimeoutSec: 30,
+} satisfies Partial<StackSettings>);
+
+/** The stack settings the local runner takes (the others are about Docker). */
+type LocalSettingKey = keyof typeof LOCAL_DEFAULTS;
+
+/**
+ * What `startLocalStack` can be told. The settings fields are `StackSettings`' own (see their docs),
+ * but left out they take `LOCAL_DEFAULTS`, not the stack's defaults.
+ */
+export interface LocalStackOptions extends Partial<Pick<StackSettings, LocalSettingKey>> {
   /** Password of every node; default a generated one, `""` for servers without a password. */
   password?: string;
-  /** Cluster nodes (masters + replicas); default 6. */
-  clusterNodes?: number;
-  /** Default 1. */
-  replicasPerMaster?: number;
-  /** `cluster-node-timeout`; default 2000 ms (masters turn ok, and fail over, sooner than with the stack's 5000). */
-  nodeTimeoutMs?: number;
-  /** Default `none`. */
-  persistence?: Persistence;
-  /** Bound on the cluster bootstrap; default 30 s. */
-  bootstrapTimeoutSec?: number;
   /** Where to write the outputs document; default `<dir>/outputs.json`. Removed by `stop()`. */
   outputsFile?: string;
   /** Progress lines (what starts, what it waits for, ready in N ms). */
@@ -87,9 +97,6 @@ export interface LocalStack {
   record(): LocalStackRecord;
 }
 
-const DEFAULT_NODE_TIMEOUT_MS = 2000;
-const DEFAULT_BOOTSTRAP_TIMEOUT_SEC = 30;
-
 /** Starts the stack; on any failure, everything started so far is torn down before it rejects. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const startedAt = Date.now();
@@ -99,11 +106,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const settings = validateStackSettings(
     {
-      clusterNodes: options.clusterNodes ?? 6,
-      replicasPerMaster: options.replicasPerMaster ?? 1,
-      nodeTimeoutMs: options.nodeTimeoutMs ?? DEFAULT_NODE_TIMEOUT_MS,
-      persistence: options.persistence ?? "none",
-      bootstrapTimeoutSec: options.bootstrapTimeoutSec ?? DEFAULT_BOOTSTRAP_TIMEOUT_SEC,
+      clusterNodes: options.clusterNodes ?? LOCAL_DEFAULTS.clusterNodes,
+      replicasPerMaster: options.replicasPerMaster ?? LOCAL_DEFAULTS.replicasPerMaster,
+      nodeTimeoutMs: options.nodeTimeoutMs ?? LOCAL_DEFAULTS.nodeTimeoutMs,
+      persistence: options.persistence ?? LOCAL_DEFAULTS.persistence,
+      bootstrapTimeoutSec: options.bootstrapTimeoutSec ?? LOCAL_DEFAULTS.bootstrapTimeoutSec,
       ...(password === "" ? { allowNoPassword: true } : { password }),
     },
     "local runner options",

@@ -6,43 +6,19 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackOutputs } from "@redis-on-docker/outputs";
-import { planTopology, validateStackSettings, type Persistence, type StackSettings } from "@redis-on-docker/topology";
+import { planTopology, validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
 import { RedisClusterBootstrap, RedisClusterNodes, RedisNetwork, RedisServer } from "./components";
 
-/** What the component can be told; every field has a default except where noted. */
-export interface RedisOnDockerArgs {
-  /** Docker image with `redis-server` and `redis-cli` on PATH. Default `redis:5.0.4`. */
-  image?: string;
-  /** Number of cluster nodes (masters + replicas). Default 6. */
-  clusterNodes?: number;
-  /** Replicas per master, passed to `--cluster-replicas`. Default 1. */
-  replicasPerMaster?: number;
-  /**
-   * IPv4 CIDR of the Docker network, so nodes get static IPs. Default `10.213.0.0/24` (outside Docker's
-   * default address pools, where a fixed subnet can collide: "Pool overlaps").
-   */
-  subnet?: string;
-  /** First host port: the standalone server gets it, cluster node i gets `hostPortBase + 1 + i`. Default 6380. */
-  hostPortBase?: number;
-  /** Host address the published ports bind to. Default `127.0.0.1` (never all interfaces unless said). */
-  hostBindAddress?: string;
+/**
+ * What the component can be told: the stack settings (`StackSettings`, where each field's doc and
+ * default are stated), each optional, the password also as a Pulumi Output.
+ */
+export interface RedisOnDockerArgs extends Partial<Omit<StackSettings, "password">> {
   /**
    * Password of every node (`requirepass` + `masterauth`). Required unless `allowNoPassword`; pass a
    * secret (e.g. `config.requireSecret(...)`). The component's `password` output is always secret.
    */
   password?: pulumi.Input<string>;
-  /** Deploy without a password; must be said explicitly. Default false. */
-  allowNoPassword?: boolean;
-  /** `cluster-node-timeout` in ms. Default 5000. */
-  nodeTimeoutMs?: number;
-  /** Persistence of every node: `none`, `rdb` or `aof`. Default `none`. */
-  persistence?: Persistence;
-  /** Prefix of container, volume and network names (Docker names are global: one prefix per deployment). Default `redis`. */
-  namePrefix?: string;
-  /** Bound on the bootstrap job (wait for nodes, create, wait until they agree), in s. Default 60. */
-  bootstrapTimeoutSec?: number;
-  /** Keep the nodes' named data volumes when the component is deleted. Default false. */
-  retainDataVolumes?: boolean;
 }
 
 /** The outputs contract, one Output per field (what a stack exports to be the outputs document). */

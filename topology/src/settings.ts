@@ -7,54 +7,94 @@ import { isIP } from "node:net";
 /** Config namespace of every setting (`redis-on-docker:<key>`). */
 export const CONFIG_NAMESPACE = "redis-on-docker";
 
+/** The values `persistence` accepts. */
+export const PERSISTENCE_VALUES = Object.freeze(["none", "rdb", "aof"] as const);
 /** How a node keeps its data across restarts. */
-export type Persistence = "none" | "rdb" | "aof";
+export type Persistence = (typeof PERSISTENCE_VALUES)[number];
 
+/**
+ * The validated settings. Each field's doc is the one description of that setting: its first
+ * paragraph is the "meaning" column of the README tables (test/topology/settingsDocs.test.ts
+ * checks them) and `@defaultValue` must match `DEFAULT_SETTINGS`. `RedisOnDockerArgs` and the
+ * local runner's options reuse these fields, docs included.
+ */
 export interface StackSettings {
-  /** Docker image with `redis-server` and `redis-cli` on PATH. Config key `image`. Default `redis:5.0.4`. */
+  /**
+   * Docker image with `redis-server` and `redis-cli` on PATH.
+   * @defaultValue `redis:5.0.4`
+   */
   image: string;
-  /** Number of cluster nodes (masters + replicas). Config key `clusterNodes`. Default 6. */
+  /**
+   * Cluster nodes, masters + replicas (at least 3 masters).
+   * @defaultValue `6`
+   */
   clusterNodes: number;
-  /** Replicas per master, passed to `--cluster-replicas`. Config key `replicasPerMaster`. Default 1. */
+  /**
+   * Replicas per master, passed to `--cluster-replicas`.
+   * @defaultValue `1`
+   */
   replicasPerMaster: number;
   /**
-   * IPv4 CIDR of the Docker network, so nodes get static IPs. Config key `subnet`. Default `10.213.0.0/24`:
-   * outside Docker's default address pools (172.17-31.0.0/16, 192.168.0.0/16), where a fixed subnet can
-   * collide with a network Docker made by itself ("Pool overlaps"). Its upper half is the `ipRange` for
-   * dynamic addresses (e.g. the bootstrap job's); static addresses sit in the lower half.
+   * The Docker network's IPv4 subnet, so nodes get static IPs: static addresses in its lower half,
+   * dynamic ones (its `ipRange`, e.g. the bootstrap job's) in its upper half. The default lies
+   * outside Docker's default address pools, where it could collide ("Pool overlaps").
+   *
+   * Docker's default pools are 172.17-31.0.0/16 and 192.168.0.0/16; a network Docker made by
+   * itself there makes a fixed subnet's create fail.
+   * @defaultValue `10.213.0.0/24`
    */
   subnet: string;
   /**
-   * First host port: standalone gets it, cluster node i gets `hostPortBase + 1 + i`. Config key `hostPortBase`.
-   * Default 6380 (not 7000: macOS 12+ holds port 7000 for AirPlay Receiver).
+   * First host port: the standalone server gets it, cluster node *i* gets `hostPortBase + 1 + i`
+   * (not 7000 by default: macOS 12+ holds it for AirPlay Receiver).
+   * @defaultValue `6380`
    */
   hostPortBase: number;
-  /** Host address the published ports bind to. Config key `hostBindAddress`. Default `127.0.0.1`. */
+  /**
+   * Host address the published ports bind to (never all interfaces unless said).
+   * @defaultValue `127.0.0.1`
+   */
   hostBindAddress: string;
-  /** Password for every node (`requirepass` + `masterauth`); a Pulumi secret. Config key `password`. Default none. */
+  /**
+   * Password of every node (`requirepass` + `masterauth`); a Pulumi secret. Required unless
+   * `allowNoPassword`.
+   */
   password?: string;
-  /** Deploy without a password; must be said explicitly. Config key `allowNoPassword`. Default false. */
+  /**
+   * Must be true to deploy without a password.
+   * @defaultValue `false`
+   */
   allowNoPassword: boolean;
-  /** `cluster-node-timeout` in ms. Config key `nodeTimeoutMs`. Default 5000. */
+  /**
+   * `cluster-node-timeout` of every node, in ms.
+   * @defaultValue `5000`
+   */
   nodeTimeoutMs: number;
   /**
-   * Persistence of every node. Config key `persistence`. Default `aof` (appendfsync everysec):
-   * a container replaced by `pulumi up` (new password, image, ...) comes back with its keys, as
-   * users of a provisioned store expect; `none` loses every key on every replacement.
+   * Persistence of every node: `aof` (appendfsync everysec), `rdb` or `none`; with `none` every
+   * container that `pulumi up` replaces (new password, image, ...) comes back without its keys.
+   * @defaultValue `aof`
    */
   persistence: Persistence;
-  /** Prefix of container and network names. Config key `namePrefix`. Default `redis`. */
+  /**
+   * Prefix of container, volume and network names (Docker names are global: one prefix per deployment).
+   * @defaultValue `redis`
+   */
   namePrefix: string;
-  /** Bound on the bootstrap job (wait for nodes, create, wait for `cluster_state:ok`), in s. Config key `bootstrapTimeoutSec`. Default 60. */
+  /**
+   * Bound on the bootstrap job (wait for the nodes, create, wait until they agree), in s.
+   * @defaultValue `60`
+   */
   bootstrapTimeoutSec: number;
   /**
-   * Keep the nodes' named data volumes when the stack is destroyed (they are always kept across a
-   * container's replacement). Config key `retainDataVolumes`. Default false: `pulumi destroy` removes them.
+   * Keep the nodes' named data volumes when the stack (or component) is destroyed; they are always
+   * kept across a container's replacement.
+   * @defaultValue `false`
    */
   retainDataVolumes: boolean;
 }
 
-/** Settings that can be left out, with the value used then. */
+/** Settings that can be left out, with the value used then (the only place defaults are stated). */
 export const DEFAULT_SETTINGS: Readonly<Omit<StackSettings, "password">> = Object.freeze({
   image: "redis:5.0.4",
   clusterNodes: 6,
@@ -71,22 +111,25 @@ export const DEFAULT_SETTINGS: Readonly<Omit<StackSettings, "password">> = Objec
 });
 
 export type SettingKey = keyof StackSettings;
-const SETTING_KEYS: readonly SettingKey[] = [
-  "image",
-  "clusterNodes",
-  "replicasPerMaster",
-  "subnet",
-  "hostPortBase",
-  "hostBindAddress",
-  "password",
-  "allowNoPassword",
-  "nodeTimeoutMs",
-  "persistence",
-  "namePrefix",
-  "bootstrapTimeoutSec",
-  "retainDataVolumes",
-];
-const PERSISTENCE_VALUES: readonly Persistence[] = ["none", "rdb", "aof"];
+
+/** Every key once, in the order the docs list them (an object, so the compiler checks that none is missing). */
+const KEY_ORDER: { readonly [K in SettingKey]-?: true } = {
+  image: true,
+  clusterNodes: true,
+  replicasPerMaster: true,
+  subnet: true,
+  hostPortBase: true,
+  hostBindAddress: true,
+  password: true,
+  allowNoPassword: true,
+  nodeTimeoutMs: true,
+  persistence: true,
+  namePrefix: true,
+  bootstrapTimeoutSec: true,
+  retainDataVolumes: true,
+};
+/** Every setting key (config key without the `redis-on-docker:` namespace). */
+export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(KEY_ORDER) as SettingKey[]);
 
 /** Offsets from the subnet's base address (see `planTopology`); kept here so validation and plan agree. */
 export const GATEWAY_OFFSET = 1;
