@@ -45,7 +45,8 @@ export function settingDocs(): Map<string, SettingDoc> {
 
 /** A default as the docs show it. */
 export function shownDefault(value: unknown): string {
-  return value === undefined ? "none" : `\`${String(value)}\``;
+  if (value === undefined) return "none";
+  return `\`${typeof value === "object" ? JSON.stringify(value) : String(value)}\``;
 }
 
 const cell = (text: string): string => text.replace(/\|/g, "\\|");
