@@ -11,6 +11,6 @@ bash scripts/build-redis-image.sh
 
 npm run --silent build
 npm run --silent typecheck
-# Default: the whole suite. Pass paths to run some of it, e.g. npm test -- test/infra/plan.test.ts
+# Default: the whole suite. Pass paths to run some of it, e.g. npm test -- test/topology/plan.test.ts
 if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 npx mocha "$@"
