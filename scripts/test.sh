@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs what a fresh machine lacks, starts the
-# Docker engine for the end-to-end test, then typechecks and runs the whole mocha suite.
+# Docker engine for the end-to-end test, then typechecks, lints (ESLint) and runs the whole mocha suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ bash scripts/build-redis-image.sh
 
 npm run --silent build
 npm run --silent typecheck
+npm run --silent lint
 # Default: the whole suite. Pass paths to run some of it, e.g. npm test -- test/topology/plan.test.ts
 if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 npx mocha "$@"

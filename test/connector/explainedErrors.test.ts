@@ -45,7 +45,7 @@ async function timedFailure(action: () => Promise<unknown> | unknown): Promise<{
   try {
     const result = await action();
     const client = result as { disconnect?: () => void; close?: () => void };
-    client.close?.() ?? client.disconnect?.();
+    void (client.close?.() ?? client.disconnect?.());
   } catch (error) {
     return { error: error as Error, elapsedMs: Date.now() - started };
   }

@@ -10,7 +10,6 @@ import os from "node:os";
 import path from "node:path";
 import { describeRun, installIntoApp, packWorkspace, REPO, run } from "../support/packedPackages";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { contractCopy } = require("../../scripts/copy-outputs-contract.js") as { contractCopy: () => string };
 
 const TSC = path.join(REPO, "node_modules/typescript/bin/tsc");

@@ -11,6 +11,7 @@ import {
 } from "@redis-on-docker/connector";
 import { AWKWARD_PASSWORD, outputsFixture } from "./support/outputsFixture";
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- documents of any shape, broken on purpose
 type Doc = Record<string, any>;
 
 interface BadDocument {

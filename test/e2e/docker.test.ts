@@ -238,7 +238,6 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       expect(job.outputs.exitCode).to.equal(0);
       const logs = String(job.outputs.containerLogs);
       // The replay already refused invalid UTF-8 (as the engine's gRPC does); no frame header bytes either.
-      // eslint-disable-next-line no-control-regex
       expect(/[\x00-\x08\x0b-\x1f\x7f]/.test(logs), "control bytes (frame headers, colour codes) in containerLogs").to.equal(false);
       expect(logs).to.include("cluster ready");
       expect(logs.split("\n").some((l) => Buffer.byteLength(l) >= 128), "a line long enough to have broken a frame header").to.equal(true);

@@ -429,7 +429,6 @@ describe("Pulumi program (mocks)", function () {
 function loadIndexFresh(): Record<string, unknown> {
   const path = require.resolve("../../infra/index");
   delete require.cache[path];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const loaded = require(path) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(loaded).filter(([k]) => k !== "__esModule"));
 }

@@ -39,7 +39,7 @@ describe("local package: test hooks", function () {
     const hooks = createMochaHooks();
     const timeouts: number[] = [];
     const context = { timeout: (ms: number) => timeouts.push(ms) };
-    let dir = "";
+    let dir: string;
     try {
       await hooks.beforeAll.call(context);
       dir = await expectUsableEnv();
@@ -57,10 +57,9 @@ describe("local package: test hooks", function () {
 
   it("globalSetup (Vitest form: the default export returns the teardown)", async function () {
     const before = snapshot();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const setup = require(path.join(LOCAL, "global-setup.js")) as () => Promise<() => Promise<void>>;
     const teardown = await setup();
-    let dir = "";
+    let dir: string;
     try {
       dir = await expectUsableEnv();
     } finally {
@@ -72,11 +71,9 @@ describe("local package: test hooks", function () {
 
   it("globalSetup + globalTeardown (Jest form: two modules)", async function () {
     const before = snapshot();
-    /* eslint-disable @typescript-eslint/no-require-imports */
     const setup = require(path.join(LOCAL, "global-setup.js")) as () => Promise<unknown>;
     const teardown = require(path.join(LOCAL, "global-teardown.js")) as () => Promise<void>;
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    let dir = "";
+    let dir: string;
     try {
       await setup();
       dir = await expectUsableEnv();

@@ -159,7 +159,6 @@ export function isSecretEnvelope(value: unknown): boolean {
 /** Waits until every resource registration the program started has reached the mock monitor. */
 export function waitForRegistrations(): Promise<void> {
   // Internal in the typings but exported at run time; checked so that an SDK change fails loudly.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
   if (typeof settings.waitForRPCs !== "function") {
     throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs; adapt test/support/pulumiMocks.ts (also used by the e2e replay)");

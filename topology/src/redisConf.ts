@@ -38,7 +38,7 @@ export function renderRedisConf(node: NodePlan, password?: string, overrides: Re
  * Plain tokens stay unquoted unless `always` is set.
  */
 export function quoteConfigArgument(value: string, always = false): string {
-  if (!always && /^[A-Za-z0-9._\/:,+@=-]+$/.test(value)) return value;
+  if (!always && /^[A-Za-z0-9._/:,+@=-]+$/.test(value)) return value;
   let out = '"';
   for (const byte of Buffer.from(value, "utf8")) {
     if (byte === 0x5c) out += "\\\\";

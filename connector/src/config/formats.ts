@@ -49,7 +49,7 @@ export function parseEndpoint(text: string): Endpoint | UnreadableValue {
   if (/\s/.test(trimmed)) {
     return new UnreadableValue(`${JSON.stringify(trimmed)} holds spaces or line breaks: separate entries with commas (host:port,host:port), nothing else`);
   }
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(trimmed) ?? /^([^:\[\]]+):(\d+)$/.exec(trimmed);
+  const match = /^\[([^\]]+)\]:(\d+)$/.exec(trimmed) ?? /^([^:[\]]+):(\d+)$/.exec(trimmed);
   if (match === null) {
     const ipv6 = !trimmed.includes("[") && (trimmed.match(/:/g) ?? []).length >= 2;
     const lastColon = trimmed.lastIndexOf(":");

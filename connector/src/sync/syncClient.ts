@@ -512,7 +512,7 @@ function newBatch(channel: WorkerChannel, kind: number, commands: BatchCommand[]
  * An error from the worker carries the worker's stack (ioredis internals, another thread):
  * it gets the caller's frames instead, from the call into the client (`entry`) upwards.
  */
-function withCallerStack(error: unknown, entry: Function): unknown {
+function withCallerStack(error: unknown, entry: (...args: never[]) => unknown): unknown {
   if (error instanceof Error) Error.captureStackTrace(error, entry);
   return error;
 }

@@ -9,6 +9,7 @@ import type { Topology } from "../config/types";
 
 declare module "ioredis/built/utils/RedisCommander" {
   // Both type parameters must be named as in ioredis for the declarations to merge.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   interface ResultTypes<Result, Context> {
     /** A sync client's command returns its reply. */
     sync: Result;

@@ -115,10 +115,8 @@ export function checkBootstrapExit(
 /** The output's lines without CRs (a TTY writes CRLF) and control characters such as colour codes. */
 function printableLines(text: string): string[] {
   const lines = text
-    // eslint-disable-next-line no-control-regex
     .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
     .split(/\r?\n/)
-    // eslint-disable-next-line no-control-regex
     .map((line) => line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ""));
   while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
   return lines;

@@ -31,6 +31,7 @@ class ProxyCore {
   ) {}
 
   static async start(target: { host: string; port: number }): Promise<ProxyCore> {
+    // eslint-disable-next-line prefer-const -- set once the server listens; a connection before that finds none
     let proxy: ProxyCore | undefined;
     const server = net.createServer((client) => proxy?.accept(client, target));
     await new Promise<void>((resolve, reject) => {
