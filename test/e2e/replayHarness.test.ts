@@ -14,7 +14,7 @@ import { CONTAINER_TYPE, SCANNER_MAX_LINE_BYTES, applyWaves, goDurationToNs, pro
 import { tarOneFile } from "./replay/dockerEngine";
 import { recordProgram, type RecordedResource } from "./replay/recordProgram";
 import { FakeDocker } from "./replay/fakeDocker";
-import { ReplayStack, type PlannedStep } from "./replay/replayStack";
+import { ReplayStack, summarisePlan } from "./replay/replayStack";
 import { DAEMON_FILLED_CONTAINER_INPUTS } from "../../pulumi/src/components/daemonDefaults";
 
 describe("e2e replay harness", () => {
@@ -130,11 +130,7 @@ describe("e2e replay harness", () => {
     const program = (s: typeof base) => () => defineRedisStack(s);
     const newStack = (docker = new FakeDocker(), dropIgnoreChanges?: string[]): ReplayStack =>
       new ReplayStack(docker, { project: "redis-on-docker", stack: "ci", timeoutMs: 30_000, dropIgnoreChanges });
-    const countOps = (plan: PlannedStep[]): Record<string, number> => {
-      const out: Record<string, number> = {};
-      for (const p of plan) out[`${p.type.split(":").pop()} ${p.op}${p.deleteBeforeReplace ? " (delete first)" : ""}`] = (out[`${p.type.split(":").pop()} ${p.op}${p.deleteBeforeReplace ? " (delete first)" : ""}`] ?? 0) + 1;
-      return out;
-    };
+    const countOps = summarisePlan;
 
     it("keys the state by the engine's URN, with the whole parent type chain", async () => {
       const stack = newStack();

@@ -58,6 +58,16 @@ export interface PlannedStep extends Step {
   because: string[];
 }
 
+/** A preview as counts per resource type and step, e.g. `{"Container replace (delete first)": 8, "Volume same": 7}`. */
+export function summarisePlan(plan: PlannedStep[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of plan) {
+    const key = `${p.type.split(":").pop()} ${p.op}${p.deleteBeforeReplace ? " (delete first)" : ""}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
 /** A preview input the engine does not know yet (an output of a resource being created or replaced). */
 export const UNKNOWN = "\u0000<unknown until apply>";
 
