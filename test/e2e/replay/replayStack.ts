@@ -8,7 +8,9 @@
  * diffs like the engine with terraform-provider-docker v3.9.0's schema: unchanged -> same (no
  * Docker call, old outputs), changed ForceNew input -> replace (delete first with
  * deleteBeforeReplace), other changes -> update in place; resources no longer declared are
- * deleted afterwards, and `retainOnDelete` ones are only dropped from the state.
+ * deleted afterwards, and `retainOnDelete` ones are only dropped from the state. Every `up`
+ * previews first (`preview`) and fails if the apply does anything else; the state is keyed by
+ * the engine's URN, and aliases continue old entries.
  */
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
