@@ -25,7 +25,8 @@ import { readStackConfigFile } from "./replay/ciStackConfig";
 import { DockerEngine } from "./replay/dockerEngine";
 import { startExtraDockerd, sweepExtraDockerds, type ExtraDockerd } from "./replay/extraDockerd";
 import { freePortRun, freeSubnet, randomPassword, uniqueNamePrefix } from "./replay/freeResources";
-import { ReplayStack, type StateEntry, type Step } from "./replay/replayStack";
+import { ReplayStack, summarisePlan, type StateEntry, type Step } from "./replay/replayStack";
+import { DAEMON_FILLED_CONTAINER_INPUTS } from "../../pulumi/src/components/daemonDefaults";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PROJECT = "redis-on-docker";
@@ -159,6 +160,8 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
   };
   const nodeEntries = (): StateEntry[] => containers().filter((e) => /-node-\d+$/.test(e.name));
   const containerIds = (): Record<string, string> => Object.fromEntries(containers().map((e) => [e.name, e.id]));
+  /** What the last up's preview listed, counted per type and step (the apply was checked against it). */
+  const previewed = (on: ReplayStack = stack): Record<string, number> => summarisePlan(on.lastPreview);
   const stepsOf = (steps: Step[], type: string): Record<string, string> =>
     Object.fromEntries(steps.filter((s) => s.type === type).map((s) => [s.name, s.op]));
 
@@ -211,6 +214,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
     });
 
     it("exports the outputs document for the host: published 127.0.0.1 ports and a natMap for every node", () => {
+      expect(previewed(), "the first up's preview").to.deep.equal({ "RemoteImage create": 1, "Network create": 1, "Volume create": 7, "Container create": 8 });
       expect(outputs.schemaVersion).to.equal(1);
       expect(outputs.redisImage).to.equal(settings.image);
       expect(outputs.passwordRequired).to.equal(true);
@@ -353,6 +357,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       const idsBefore = containerIds();
       const before = await identities();
       const again = await up(settings);
+      expect(previewed(), "preview").to.deep.equal({ "RemoteImage same": 1, "Network same": 1, "Volume same": 7, "Container same": 8 });
       expect(stack.steps.filter((s) => s.op !== "same"), "every step is `same`").to.deep.equal([]);
       expect(containerIds()).to.deep.equal(idsBefore);
       expect(again).to.deep.equal(outputs);
@@ -364,6 +369,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       const before = await identities();
       const job = bootstrapEntry();
       await up(settings, { replace: [job.name] });
+      expect(stack.lastPreview.filter((p) => p.op !== "same").map((p) => `${p.op} ${p.name} ${p.because.join(",")}`)).to.deep.equal([`replace ${job.name} --replace`]);
       expect(stack.steps.filter((s) => s.op !== "same")).to.deep.equal([{ op: "replace", type: CONTAINER_TYPE, name: job.name }]);
       expect(bootstrapEntry().id).to.not.equal(job.id);
       expect(bootstrapEntry().outputs.exitCode).to.equal(0);
@@ -410,6 +416,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       settings = { ...settings, password: randomPassword() };
       outputs = await up(settings);
       expect(outputs.password).to.equal(password());
+      expect(previewed(), "preview").to.deep.equal({ "RemoteImage same": 1, "Network same": 1, "Volume same": 7, "Container replace (delete first)": 8 });
       const containerSteps = stepsOf(stack.steps, CONTAINER_TYPE);
       expect(Object.values(containerSteps), JSON.stringify(containerSteps)).to.deep.equal(Array(8).fill("replace"));
       expect(Object.values(stepsOf(stack.steps, VOLUME_TYPE))).to.deep.equal(Array(7).fill("same"));
@@ -459,6 +466,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       await up(settings);
       const changed = stack.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
       expect(changed).to.deep.equal([`create ${master.entry.name}`, `replace ${bootstrapEntry().name}`].sort());
+      expect(previewed(), "preview").to.deep.equal({ "RemoteImage same": 1, "Network same": 1, "Volume same": 7, "Container same": 6, "Container create": 1, "Container replace (delete first)": 1 });
       // nodes.conf on the kept volume: the same node ids (whether or not its replica took over meanwhile).
       expect((await identities()).map((i) => i.id).sort()).to.deep.equal(idsBefore);
       await agreedView(outputs.cluster.seeds, password());
@@ -486,6 +494,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       await up(settings);
       const changed = stack.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
       expect(changed).to.deep.equal([`create ${victim.name}`, `create ${victim.name}-data`, `replace ${bootstrapEntry().name}`].sort());
+      expect(previewed(), "preview").to.deep.equal({ "RemoteImage same": 1, "Network same": 1, "Volume same": 6, "Volume create": 1, "Container same": 6, "Container create": 1, "Container replace (delete first)": 1 });
       expect(bootstrapEntry().id).to.not.equal(oldJob);
       const logs = String(bootstrapEntry().outputs.containerLogs);
       expect(logs).to.include(`heal: forgot the stale node id ${replicaLine[0]}`);
@@ -507,6 +516,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       outputs = await up(settings);
       const steps = Object.fromEntries(stack.steps.map((st) => [st.name, st.op]));
       // The network is replaced (delete-before-replace, its containers deleted first), so is every container; the volumes stay.
+      expect(previewed(), "preview").to.deep.equal({ "RemoteImage same": 1, "Network replace (delete first)": 1, "Volume same": 7, "Container replace (delete first)": 8 });
       expect(Object.values(stepsOf(stack.steps, NETWORK_TYPE))).to.deep.equal(["replace"]);
       expect(Object.values(stepsOf(stack.steps, CONTAINER_TYPE)), JSON.stringify(steps)).to.deep.equal(Array(8).fill("replace"));
       expect(Object.values(stepsOf(stack.steps, VOLUME_TYPE))).to.deep.equal(Array(7).fill("same"));
@@ -526,6 +536,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       // A change of resource options only: no step touches Docker.
       settings = { ...settings, retainDataVolumes: true };
       await up(settings);
+      expect(previewed(), "preview").to.deep.equal({ "RemoteImage same": 1, "Network same": 1, "Volume same": 7, "Container same": 8 });
       expect(stack.steps.filter((s) => s.op !== "same")).to.deep.equal([]);
       const volumes = entries(VOLUME_TYPE).map((v) => v.id).sort();
       const steps = await stack.destroy();
@@ -572,8 +583,17 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       await standalone.set("log-opts", "kept standalone");
 
       const idsBefore = Object.fromEntries(serverContainers.map((e) => [e.name, e.id]));
+      // `pulumi refresh` reads the daemon's options back again; without the daemonDefaults
+      // ignoreChanges the preview replaces every container (kreuzwerker#873), with them nothing.
+      expect((await onServer.refresh()).map((st) => `${st.op} ${st.name}`)).to.deep.equal([]);
+      const unprotected = new ReplayStack(onServer.docker, { ...onServer.options, dropIgnoreChanges: DAEMON_FILLED_CONTAINER_INPUTS });
+      for (const [k, e] of onServer.state) unprotected.state.set(k, e);
+      const wouldChurn = await unprotected.preview(program(s));
+      expect(summarisePlan(wouldChurn), "preview without ignoreChanges").to.deep.equal({ "RemoteImage same": 1, "Network same": 1, "Volume same": 7, "Container replace (delete first)": 8 });
+      for (const p of wouldChurn.filter((x) => x.type === CONTAINER_TYPE)) expect(p.because.join(" "), p.name).to.include('logOpts (read back {"max-size":"10m"})');
       const secondUpStarted = Date.now();
       await onServer.up(program(s));
+      expect(previewed(onServer), "preview").to.deep.equal({ "RemoteImage same": 1, "Network same": 1, "Volume same": 7, "Container same": 8 });
       expect(onServer.steps.filter((st) => st.op !== "same").map((st) => `${st.op} ${st.name}`), "every step of the second up is `same`").to.deep.equal([]);
       const idsAfter = Object.fromEntries([...onServer.state.values()].filter((e) => e.type === CONTAINER_TYPE).map((e) => [e.name, e.id]));
       expect(idsAfter).to.deep.equal(idsBefore);
@@ -611,6 +631,7 @@ describe("e2e: the Pulumi program replayed on a real Docker engine", function ()
       let second: unknown;
       await stack3.up(program(s)).catch((e) => (second = e));
       expect(stack3.steps.find((st) => st.name === victim.name)?.op).to.equal("update");
+      expect(stack3.lastPreview.find((p) => p.name === victim.name)).to.include({ op: "update" }).and.to.have.property("because").that.deep.equals(["initErrors"]);
       expect(pulumi.RunError.isInstance(second), String(second)).to.equal(true);
       const message = (second as Error).message;
       expect(message).to.include(`node ${victim.ip}:${victim.port} did not answer PING`);

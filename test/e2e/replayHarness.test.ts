@@ -13,6 +13,9 @@ import { validateStackSettings } from "@redis-on-docker/topology";
 import { CONTAINER_TYPE, SCANNER_MAX_LINE_BYTES, applyWaves, goDurationToNs, providerContainerLogs, validateRecordedResources } from "./replay/applyToDocker";
 import { tarOneFile } from "./replay/dockerEngine";
 import { recordProgram, type RecordedResource } from "./replay/recordProgram";
+import { FakeDocker } from "./replay/fakeDocker";
+import { ReplayStack, summarisePlan } from "./replay/replayStack";
+import { DAEMON_FILLED_CONTAINER_INPUTS } from "../../pulumi/src/components/daemonDefaults";
 
 describe("e2e replay harness", () => {
   let resources: RecordedResource[];
@@ -119,6 +122,118 @@ describe("e2e replay harness", () => {
 
     it("a line longer than the provider's line scanner allows fails as the provider does", () => {
       expect(() => providerContainerLogs(Buffer.from("x".repeat(SCANNER_MAX_LINE_BYTES + 1)), "job")).to.throw(/token too long/);
+    });
+  });
+
+  describe("the engine's plan: preview, URNs, aliases, read-back (no Docker: a fake provider)", () => {
+    const base = validateStackSettings({ image: "redis-local:7.0.15", password, namePrefix: "plan", subnet: "10.213.0.0/24", persistence: "aof" });
+    const program = (s: typeof base) => () => defineRedisStack(s);
+    const newStack = (docker = new FakeDocker(), dropIgnoreChanges?: string[]): ReplayStack =>
+      new ReplayStack(docker, { project: "redis-on-docker", stack: "ci", timeoutMs: 30_000, dropIgnoreChanges });
+    const countOps = summarisePlan;
+
+    it("keys the state by the engine's URN, with the whole parent type chain", async () => {
+      const stack = newStack();
+      await stack.up(program(base));
+      const node = stack.entry("plan-node-0");
+      expect(node.urn).to.equal(
+        "urn:pulumi:ci::redis-on-docker::redis-on-docker:index:RedisOnDocker$redis-on-docker:index:RedisClusterNodes$redis-on-docker:index:RedisServer$docker:index/container:Container::plan-node-0",
+      );
+      expect(stack.lastPreview.every((p) => p.op === "create")).to.equal(true);
+      expect([...stack.state.keys()].every((k) => k.startsWith("urn:pulumi:ci::redis-on-docker::"))).to.equal(true);
+    });
+
+    it("a second up previews `same` for everything and the apply does exactly that", async () => {
+      const stack = newStack();
+      await stack.up(program(base));
+      const plan = await stack.preview(program(base));
+      expect(plan.filter((p) => p.op !== "same")).to.deep.equal([]);
+      await stack.up(program(base));
+      expect(stack.steps.every((st) => st.op === "same")).to.equal(true);
+    });
+
+    it("resources saved at the stack root (before the component) continue under their aliases: all `same`", async () => {
+      const stack = newStack();
+      await stack.up(program(base));
+      // The state of an older stack: the RedisOnDocker component did not exist, its children sat at the root.
+      const atRoot = (urn: string): string => urn.replace("::redis-on-docker:index:RedisOnDocker$", "::");
+      for (const [urn, e] of [...stack.state]) {
+        stack.state.delete(urn);
+        stack.state.set(atRoot(urn), { ...e, key: atRoot(urn), urn: atRoot(urn), dependsOn: e.dependsOn.map(atRoot) });
+      }
+      expect(stack.state.has("urn:pulumi:ci::redis-on-docker::redis-on-docker:index:RedisNetwork$docker:index/network:Network::plan-net")).to.equal(true);
+      const plan = await stack.preview(program(base));
+      expect(plan.filter((p) => p.op !== "same").map((p) => `${p.op} ${p.name}`)).to.deep.equal([]);
+      await stack.up(program(base));
+      expect(stack.entry("plan-node-0").urn).to.match(/RedisOnDocker\$.*::plan-node-0$/);
+    });
+
+    it("a daemon's log-opts read back: `same` with the daemonDefaults ignoreChanges; without them every container is replaced", async () => {
+      const docker = new FakeDocker();
+      docker.daemon = { logOpts: { "max-size": "10m" }, ulimits: [{ name: "nofile", soft: 4096, hard: 8192 }] };
+      const stack = newStack(docker);
+      await stack.up(program(base));
+      expect((await stack.preview(program(base))).filter((p) => p.op !== "same")).to.deep.equal([]);
+
+      const unprotected = newStack(docker, DAEMON_FILLED_CONTAINER_INPUTS);
+      for (const [k, e] of stack.state) unprotected.state.set(k, e);
+      const plan = await unprotected.preview(program(base));
+      const containers = plan.filter((p) => p.type === CONTAINER_TYPE);
+      expect(containers).to.have.length(8);
+      for (const c of containers) {
+        expect(c.op, c.name).to.equal("replace");
+        expect(c.because.join(" "), c.name).to.match(/logOpts \(read back \{"max-size":"10m"\}\)/);
+      }
+    });
+
+    it("a subnet change: network replaced (delete first), every container replaced as its dependent, volumes kept", async () => {
+      const stack = newStack();
+      await stack.up(program(base));
+      const moved = { ...base, subnet: "10.214.0.0/24" };
+      const plan = await stack.preview(program(moved));
+      expect(countOps(plan)).to.deep.equal({ "Network replace (delete first)": 1, "Container replace (delete first)": 8, "Volume same": 7, "RemoteImage same": 1 });
+      await stack.up(program(moved));
+    });
+
+    it("a password change: nodes delete-before-replace, the volumes and the network `same`", async () => {
+      const stack = newStack();
+      await stack.up(program(base));
+      const changed = { ...base, password: "another-harness-password" };
+      const plan = await stack.preview(program(changed));
+      expect(countOps(plan)).to.deep.equal({ "Network same": 1, "Container replace (delete first)": 8, "Volume same": 7, "RemoteImage same": 1 });
+      const docker = stack.docker as FakeDocker;
+      docker.calls.length = 0;
+      await stack.up(program(changed));
+      expect(docker.calls.filter((c) => c.includes("volume") || c.includes("network"))).to.deep.equal([]);
+    });
+
+    it("an updatable input (restart) changed by hand is an in-place update, and the apply calls the provider's update", async () => {
+      const stack = newStack();
+      await stack.up(program(base));
+      // `docker update --restart no` on a node, then `pulumi refresh` would store it.
+      stack.entry("plan-node-1").outputs.restart = "no";
+      const plan = await stack.preview(program(base));
+      expect(plan.filter((p) => p.op !== "same").map((p) => `${p.op} ${p.name} ${p.because.join(",")}`)).to.deep.equal([`update plan-node-1 restart (read back "no")`]);
+      const docker = stack.docker as FakeDocker;
+      docker.calls.length = 0;
+      await stack.up(program(base));
+      expect(docker.calls).to.deep.equal(["update container plan-node-1 restart=unless-stopped"]);
+      expect((await stack.preview(program(base))).filter((p) => p.op !== "same")).to.deep.equal([]);
+    });
+
+    it("an apply that differs from its preview fails the update, naming the resource", async () => {
+      const stack = newStack();
+      await stack.up(program(base));
+      // A provider whose create succeeds in preview but whose state moved under it between preview and apply.
+      const preview = stack.preview.bind(stack);
+      stack.preview = async (p, o) => {
+        const plan = await preview(p, o);
+        stack.entry("plan-standalone").inputs.user = "root";
+        return plan;
+      };
+      let error: unknown;
+      await stack.up(program(base)).catch((e) => (error = e));
+      expect(String(error)).to.match(/apply diverged from the preview:\n {2}plan-standalone: preview same, apply replace/);
     });
   });
 });

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RedisOnDocker, SettingError, type StackOutputs } from "@redis-on-docker/pulumi";
 import { expect } from "chai";
 import { runMocked, valueOf, type ExtraState, type RegisteredResource } from "../support/pulumiMocks";
+import { checkDockerEngineVersion } from "@redis-on-docker/pulumi";
 
 const bootstrapExits0: ExtraState = (type) => (type === "docker:index/container:Container" ? { exitCode: 0 } : {});
 const dockerResources = (resources: RegisteredResource[]): RegisteredResource[] =>
@@ -101,5 +102,10 @@ describe("@redis-on-docker/pulumi: RedisOnDocker", function () {
     });
     expect(failure).to.be.instanceOf(SettingError);
     expect((failure as SettingError).setting).to.include("password");
+  });
+
+  it("checkDockerEngineVersion refuses Engine 25.0.0 naming the version and the fix; 24.x, 25.0.1, 27.x pass", () => {
+    expect(() => checkDockerEngineVersion("25.0.0", "unix:///var/run/docker.sock")).to.throw(/Docker Engine 25\.0\.0 at unix:\/\/\/var\/run\/docker\.sock is not supported.*moby#47120.*25\.0\.1 or later/);
+    for (const v of ["24.0.7", "25.0.1", "27.3.1", "20.10.24+dfsg1"]) expect(() => checkDockerEngineVersion(v, "x")).to.not.throw();
   });
 });

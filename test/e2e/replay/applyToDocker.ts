@@ -70,15 +70,38 @@ export interface ContainerReadBack {
   logDriver: string;
   logOpts: Record<string, string>;
   ulimits: Array<{ name: string; soft: number; hard: number }>;
+  /** `d.Set("restart", RestartPolicy.Name)`, `d.Set("max_retry_count", ...)`: updatable in place. */
+  restart: string;
+  maxRetryCount: number;
+  /** `flattenContainerPorts(NetworkSettings.Ports)`: published bindings. */
+  ports: Array<{ internal: number; external: number; ip: string; protocol: string }>;
+  /** `flattenContainerNetworks`: each network's address (computed, never an input). */
+  networkData: Array<{ networkName: string; ipAddress: string }>;
+  /** `getDockerContainerMounts`: what is mounted where. */
+  mounts: Array<{ type: string; source: string; target: string }>;
 }
 
 export function readBackOf(inspect: ContainerInspect): ContainerReadBack {
+  const ports: ContainerReadBack["ports"] = [];
+  for (const [key, bindings] of Object.entries(inspect.NetworkSettings.Ports ?? {})) {
+    const [internal, protocol] = key.split("/");
+    for (const b of bindings ?? []) ports.push({ internal: Number(internal), external: Number(b.HostPort), ip: b.HostIp, protocol });
+  }
+  ports.sort((a, b) => a.internal - b.internal || a.ip.localeCompare(b.ip));
   return {
     logDriver: inspect.HostConfig.LogConfig?.Type ?? "",
     logOpts: { ...(inspect.HostConfig.LogConfig?.Config ?? {}) },
     ulimits: (inspect.HostConfig.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
+    restart: inspect.HostConfig.RestartPolicy?.Name || "no",
+    maxRetryCount: inspect.HostConfig.RestartPolicy?.MaximumRetryCount ?? 0,
+    ports,
+    networkData: Object.entries(inspect.NetworkSettings.Networks ?? {}).map(([networkName, n]) => ({ networkName, ipAddress: n.IPAddress })),
+    mounts: (inspect.Mounts ?? []).map((m) => ({ type: m.Type, source: m.Name ?? m.Source ?? "", target: m.Destination })),
   };
 }
+
+/** terraform-provider-docker v3.9.0's networkRemoveRefresh{Delay,WaitBeforeRefreshes,Timeout}. */
+export const NETWORK_REMOVE_TIMING = { delayMs: 2000, minTimeoutMs: 5000, timeoutMs: 30_000 };
 
 export interface ReplayOptions {
   /** Value of RUN_LABEL on everything created. */
@@ -320,8 +343,31 @@ export class DockerReplay {
     return created.Id;
   }
 
-  async deleteNetwork(id: string): Promise<void> {
-    await ignoreNotFound(this.engine.request({ method: "DELETE", path: `/networks/${encodeURIComponent(id)}`, timeoutMs: 30_000 }));
+  /**
+   * The provider's delete (resource_docker_network_funcs.go, v3.9.0): a StateChangeConf with
+   * Delay 2 s, MinTimeout 5 s, Timeout 30 s around inspect + NetworkRemove; "has active endpoints"
+   * (a container still detaching) is "pending" and retried, anything else fails, a missing network
+   * counts as removed.
+   */
+  async deleteNetwork(id: string, timing: { delayMs: number; minTimeoutMs: number; timeoutMs: number } = NETWORK_REMOVE_TIMING): Promise<void> {
+    const deadline = Date.now() + timing.timeoutMs;
+    await new Promise((res) => setTimeout(res, timing.delayMs));
+    let wait = timing.minTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.networkExists(id))) return;
+      try {
+        await this.engine.request({ method: "DELETE", path: `/networks/${encodeURIComponent(id)}`, timeoutMs: 30_000 });
+        return;
+      } catch (e) {
+        if (e instanceof DockerApiError && e.statusCode === 404) return;
+        if (!(e instanceof DockerApiError && e.engineMessage.includes("has active endpoints"))) throw e;
+        this.log(`network ${id}: has active endpoints (attempt ${attempt}); retrying in ${wait} ms`);
+        if (Date.now() + wait > deadline) throw new Error(`timeout while waiting for state to become 'removed' (last state: 'pending', timeout: ${timing.timeoutMs / 1000}s): ${e.message}`);
+        await new Promise((res) => setTimeout(res, wait));
+        // The SDK's StateChangeConf backs off by doubling, up to 10 s.
+        wait = Math.min(wait * 2, 10_000);
+      }
+    }
   }
 
   /** VolumeCreate; like the provider, an existing volume of that name is simply taken (Docker answers with it). */
@@ -489,7 +535,7 @@ export class DockerReplay {
       }
     }
 
-    const applied: AppliedContainer = { resourceName: r.name, dockerName, id, readBack: { logDriver: "", logOpts: {}, ulimits: [] }, elapsedMs: 0 };
+    const applied: AppliedContainer = { resourceName: r.name, dockerName, id, readBack: { logDriver: "", logOpts: {}, ulimits: [], restart: "no", maxRetryCount: 0, ports: [], networkData: [], mounts: [] }, elapsedMs: 0 };
     if (inp.wait === true) {
       try {
         await this.waitHealthy(id, dockerName, Number(inp.waitTimeout ?? 60) * 1000);
@@ -531,6 +577,21 @@ export class DockerReplay {
     if (applied.exitCode !== undefined) this.log(`one-shot ${dockerName} exited ${applied.exitCode} after ${applied.elapsedMs} ms`);
     else this.log(`container ${dockerName} running`);
     return applied;
+  }
+
+  /**
+   * The provider's update (resourceDockerContainerUpdate): when restart, max_retry_count or a
+   * resource limit changed, one ContainerUpdate with the restart policy; every other updatable
+   * attribute (mustRun, logs, healthcheck...) only changes the state.
+   */
+  async updateContainer(id: string, inputs: Record<string, PlainValue>): Promise<void> {
+    await this.engine.request({
+      method: "POST",
+      path: `/containers/${encodeURIComponent(id)}/update`,
+      timeoutMs: 30_000,
+      body: { RestartPolicy: { Name: (inputs.restart as string | undefined) ?? "no", MaximumRetryCount: Number(inputs.maxRetryCount ?? 0) } },
+    });
+    this.log(`container ${String(inputs.name)} updated in place`);
   }
 
   /** The provider's delete: stop (unless `attach`), remove with force and `removeVolumes` (default true), wait. */
@@ -614,10 +675,14 @@ export interface ContainerInspect {
     PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> | null;
     Binds?: string[] | null;
     LogConfig?: { Type: string; Config: Record<string, string> | null };
+    RestartPolicy?: { Name: string; MaximumRetryCount: number };
     Ulimits?: Array<{ Name: string; Soft: number; Hard: number }> | null;
   };
-  Mounts?: Array<{ Type: string; Name?: string; Destination: string }>;
-  NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+  Mounts?: Array<{ Type: string; Name?: string; Source?: string; Destination: string }>;
+  NetworkSettings: {
+    Networks: Record<string, { IPAddress: string }>;
+    Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null;
+  };
 }
 
 async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {

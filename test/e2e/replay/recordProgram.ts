@@ -66,22 +66,27 @@ function mockState(
 const UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Unwraps Pulumi's secret envelopes; any other special value (unknowns, resource refs) is an error. */
-export function toPlain(value: unknown, where: string): PlainValue {
+export function toPlain(value: unknown, where: string, unknownAs?: string): PlainValue {
   if (value === null || value === undefined) return null;
+  // A preview's unknown (pulumi.unknown after deserialising): the caller says how to show it.
+  if (pulumi.isUnknown(value)) {
+    if (unknownAs !== undefined) return unknownAs;
+    throw new Error(`${where}: value is unknown at registration time; the replay needs every input known`);
+  }
   if (typeof value === "string") {
     if (value === UNKNOWN_SENTINEL) throw new Error(`${where}: value is unknown at registration time; the replay needs every input known`);
     return value;
   }
   if (typeof value === "number" || typeof value === "boolean") return value;
-  if (Array.isArray(value)) return value.map((v, i) => toPlain(v, `${where}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => toPlain(v, `${where}[${i}]`, unknownAs));
   if (typeof value === "object") {
     const obj = value as Record<string, unknown>;
     const sig = obj[pulumi.runtime.specialSigKey];
-    if (sig === pulumi.runtime.specialSecretSig) return toPlain(obj.value, where);
+    if (sig === pulumi.runtime.specialSecretSig) return toPlain(obj.value, where, unknownAs);
     if (sig !== undefined) throw new Error(`${where}: special Pulumi value (signature ${String(sig)}) the replay does not understand`);
     const out: Record<string, PlainValue> = {};
     for (const [k, v] of Object.entries(obj)) {
-      if (v !== undefined) out[k] = toPlain(v, `${where}.${k}`);
+      if (v !== undefined) out[k] = toPlain(v, `${where}.${k}`, unknownAs);
     }
     return out;
   }

@@ -8,7 +8,9 @@
  * diffs like the engine with terraform-provider-docker v3.9.0's schema: unchanged -> same (no
  * Docker call, old outputs), changed ForceNew input -> replace (delete first with
  * deleteBeforeReplace), other changes -> update in place; resources no longer declared are
- * deleted afterwards, and `retainOnDelete` ones are only dropped from the state.
+ * deleted afterwards, and `retainOnDelete` ones are only dropped from the state. Every `up`
+ * previews first (`preview`) and fails if the apply does anything else; the state is keyed by
+ * the engine's URN, and aliases continue old entries.
  */
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
@@ -26,6 +28,7 @@ import {
 import { runProgramToEnd, toPlain, type PlainValue, type RecordedResource } from "./recordProgram";
 
 export interface StateEntry {
+  /** The engine's key: the resource's URN. */
   key: string;
   urn: string;
   type: string;
@@ -33,9 +36,9 @@ export interface StateEntry {
   inputs: Record<string, PlainValue>;
   /** Provider id: container id, network id, volume name, image id. */
   id: string;
-  /** Outputs beyond the inputs (exitCode, containerLogs, imageId). */
+  /** Outputs beyond the inputs (exitCode, containerLogs, imageId, what the read stored). */
   outputs: Record<string, unknown>;
-  /** Keys of the custom resources this one depends on. */
+  /** URNs of the custom resources this one depends on. */
   dependsOn: string[];
   retainOnDelete: boolean;
   /** Set when its create failed after the container existed: the engine's `initErrors`. */
@@ -48,33 +51,77 @@ export interface Step {
   type: string;
   name: string;
 }
+/** One line of the preview: what the engine will do to a resource, and why. */
+export interface PlannedStep extends Step {
+  urn: string;
+  /** For a replace: the old one is deleted first (deleteBeforeReplace), else created first. */
+  deleteBeforeReplace?: boolean;
+  /** Inputs (or read-back attributes) whose change decided the step; `--replace`, `initErrors`, `dependent`. */
+  because: string[];
+}
+
+/** A preview as counts per resource type and step, e.g. `{"Container replace (delete first)": 8, "Volume same": 7}`. */
+export function summarisePlan(plan: PlannedStep[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of plan) {
+    const key = `${p.type.split(":").pop()} ${p.op}${p.deleteBeforeReplace ? " (delete first)" : ""}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** A preview input the engine does not know yet (an output of a resource being created or replaced). */
+export const UNKNOWN = "\u0000<unknown until apply>";
 
 /** Container inputs terraform-provider-docker v3.9.0 can change in place (no ForceNew); any other change replaces. */
 const CONTAINER_UPDATABLE = new Set([
   "rm", "start", "wait", "waitTimeout", "attach", "logs", "mustRun", "restart", "maxRetryCount", "removeVolumes",
   "destroyGraceSeconds", "healthcheck", "init", "memory", "memoryReservation", "memorySwap", "cpuShares", "cpuSet",
-  "containerReadRefreshTimeoutMilliseconds",
+  "cpuPeriod", "cpuQuota", "tmpfs", "containerReadRefreshTimeoutMilliseconds",
 ]);
+/** The updatable attributes whose change makes the provider's update call ContainerUpdate. */
+const CONTAINER_UPDATE_CALLS = ["restart", "maxRetryCount", "cpuShares", "memory", "memoryReservation", "cpuSet", "memorySwap"];
 
 /**
  * Container attributes the provider's read stores from Docker (see ContainerReadBack) and how its
  * diff treats them (resource_docker_container.go, v3.9.0): `log_opts` and `ulimit` are Optional +
  * ForceNew and not Computed, so a stored value the inputs do not repeat is a change that
- * replaces; `log_driver` is also Computed, so only a declared value that differs counts.
+ * replaces; `log_driver` is also Computed, so only a declared value that differs counts;
+ * `restart` (default "no") and `max_retry_count` (default 0) are updatable in place.
  */
-const CONTAINER_READ_BACK: ReadonlyArray<{ key: "logOpts" | "logDriver" | "ulimits"; computed: boolean }> = [
+const CONTAINER_READ_BACK: ReadonlyArray<{ key: "logOpts" | "logDriver" | "ulimits" | "restart" | "maxRetryCount"; computed: boolean; default?: PlainValue }> = [
   { key: "logOpts", computed: false },
   { key: "logDriver", computed: true },
   { key: "ulimits", computed: false },
+  { key: "restart", computed: false, default: "no" },
+  { key: "maxRetryCount", computed: false, default: 0 },
 ];
 
 interface RequestMeta {
   dependencies: string[];
+  /** Input key -> URNs its value came from (the request's propertyDependencies). */
+  propertyDependencies: Map<string, string[]>;
   retainOnDelete: boolean;
   deleteBeforeReplace: boolean;
   ignoreChanges: string[];
   parent: string;
   custom: boolean;
+  /** The engine's URN of this resource and the URNs its aliases stand for. */
+  urn: string;
+  aliases: string[];
+}
+interface AliasSpecLike {
+  getName(): string;
+  getType(): string;
+  getStack(): string;
+  getProject(): string;
+  hasParenturn(): boolean;
+  getParenturn(): string;
+  getNoparent(): boolean;
+}
+interface AliasLike {
+  getUrn(): string;
+  getSpec(): AliasSpecLike | undefined;
 }
 interface RegisterRequestMeta {
   getType(): string;
@@ -82,9 +129,11 @@ interface RegisterRequestMeta {
   getCustom(): boolean;
   getParent(): string;
   getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
   getRetainondelete(): boolean | undefined;
   getDeletebeforereplace(): boolean;
   getIgnorechangesList(): string[];
+  getAliasesList(): AliasLike[];
 }
 type RegisterCallback = (err: unknown, resp?: { getUrn(): string }) => void;
 interface MonitorLike {
@@ -98,14 +147,77 @@ export interface ReplayStackOptions {
   timeoutMs: number;
   /** Resources to leave out of Docker (their steps pretend success), e.g. a node that never comes up. */
   skip?: (type: string, name: string) => boolean;
+  /** ignoreChanges entries to drop from every resource: proves what they protect against. */
+  dropIgnoreChanges?: string[];
+}
+
+const isEmpty = (v: unknown): boolean => v === undefined || v === null || v === "" || (typeof v === "object" && Object.keys(v as object).length === 0);
+
+function hasUnknown(v: PlainValue | undefined): boolean {
+  if (v === UNKNOWN) return true;
+  if (Array.isArray(v)) return v.some(hasUnknown);
+  if (v !== null && typeof v === "object") return Object.values(v).some(hasUnknown);
+  return false;
+}
+
+/**
+ * The provider's diff of one resource (its stored state against the new inputs) as the engine
+ * turns it into a step: which keys changed and whether any of them is ForceNew. `inputs` may hold
+ * UNKNOWN (preview): an unknown value is a change.
+ */
+export function diffResource(
+  type: string,
+  old: StateEntry,
+  inputs: Record<string, PlainValue>,
+  ignoreChanges: string[],
+): { changed: string[]; replaceKeys: string[] } {
+  const changed: string[] = [];
+  const replaceKeys: string[] = [];
+  const keys = new Set([...Object.keys(old.inputs), ...Object.keys(inputs)]);
+  for (const k of keys) {
+    if (ignoreChanges.includes(k)) continue;
+    const before = old.inputs[k];
+    const after = inputs[k];
+    if (!hasUnknown(after) && (isDeepStrictEqual(before, after) || (isEmpty(before) && isEmpty(after)))) continue;
+    changed.push(k);
+    // Networks, volumes, images: every input is ForceNew (keepLocally is not, it only matters on delete).
+    const updatable = type === CONTAINER_TYPE ? CONTAINER_UPDATABLE.has(k) : type === IMAGE_TYPE && k === "keepLocally";
+    if (!updatable) replaceKeys.push(k);
+  }
+  // What the provider's read stored from Docker, against what the program declares.
+  if (type === CONTAINER_TYPE && !old.id.startsWith("skipped-")) {
+    for (const { key, computed, default: dflt } of CONTAINER_READ_BACK) {
+      if (ignoreChanges.includes(key) || changed.includes(key) || !(key in old.outputs)) continue;
+      const declared = inputs[key] ?? dflt;
+      if (computed && (declared === undefined || declared === null)) continue;
+      const stored = old.outputs[key] as PlainValue;
+      if (isEmpty(stored) && isEmpty(declared)) continue;
+      if (isDeepStrictEqual(stored, declared)) continue;
+      changed.push(`${key} (read back ${JSON.stringify(stored)})`);
+      if (!CONTAINER_UPDATABLE.has(key)) replaceKeys.push(key);
+    }
+  }
+  return { changed, replaceKeys };
+}
+
+/** The engine's URN: `urn:pulumi:<stack>::<project>::<parent type chain $ type>::<name>`. */
+function engineUrn(stack: string, project: string, parentUrn: string | undefined, type: string, name: string): string {
+  const parentChain = parentUrn ? parentUrn.split("::")[2] : undefined;
+  const qualified = parentChain && parentChain !== "pulumi:pulumi:Stack" ? `${parentChain}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
 }
 
 export class ReplayStack {
   readonly state = new Map<string, StateEntry>();
   /** Steps of the last operation, in the order they finished. */
   steps: Step[] = [];
+  /** The preview that the last `up` computed before applying (and checked the apply against). */
+  lastPreview: PlannedStep[] = [];
   /** Keys deleted during this up because a delete-before-replace needed them gone; their create is a replace. */
   private deletedAsDependents = new Set<string>();
+  /** Registrations of the program run in progress, and the SDK's (mock) URNs -> the engine's. */
+  private liveDeclared = new Map<string, RequestMeta>();
+  private mockToEngine = new Map<string, string>();
   /** Deletions in flight, by key. */
   private readonly deleting = new Map<string, Promise<void>>();
 
@@ -114,13 +226,245 @@ export class ReplayStack {
     readonly options: ReplayStackOptions,
   ) {}
 
-  /** `pulumi up [--replace name...]`: returns the exports, or throws what `pulumi up` would report. */
+  /**
+   * Installs mocks whose newResource is `onResource`, with a monitor that gives each registration
+   * its engine URN, aliases and resource options; runs the program to its end and restores the
+   * previous mocks.
+   */
+  private async runProgram(
+    program: () => unknown,
+    dryRun: boolean,
+    onResource: (meta: RequestMeta, type: string, name: string, inputs: Record<string, PlainValue>) => Promise<{ id: string | undefined; state: Record<string, unknown> }>,
+    failFast: Promise<never> | undefined,
+    what: string,
+  ): Promise<{ declared: Map<string, RequestMeta>; ran: Awaited<ReturnType<typeof runProgramToEnd>> }> {
+    const declared = new Map<string, RequestMeta>();
+    this.liveDeclared = declared;
+    const mockToEngine = new Map<string, string>();
+    this.mockToEngine = mockToEngine;
+    const engineAliases = new Map<string, string[]>();
+    const pending = new Map<string, RequestMeta>();
+    const { project, stack } = this.options;
+    const previousMonitor = pulumi.runtime.hasMonitor() ? pulumi.runtime.getMonitor() : undefined;
+    const previousProject = pulumi.runtime.getProject();
+    const previousStack = pulumi.runtime.getStack();
+    await pulumi.runtime.setMocks(
+      {
+        newResource: async (args) => {
+          const meta = pending.get(`${args.type}::${args.name}`);
+          if (meta === undefined) throw new Error(`${args.type}::${args.name}: registered without passing the monitor`);
+          if (args.custom === false) return { id: undefined, state: {} };
+          return onResource(meta, args.type, args.name, toPlain(args.inputs, meta.urn, UNKNOWN) as Record<string, PlainValue>);
+        },
+        call: async (args) => {
+          throw new Error(`the replay does not support provider function calls (invoke ${args.token})`);
+        },
+      },
+      project,
+      stack,
+      dryRun,
+    );
+    const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+    const original = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+      const type = req.getType();
+      const name = req.getName();
+      const parent = req.getParent() ? mockToEngine.get(req.getParent()) : undefined;
+      const urn = engineUrn(stack, project, parent, type, name);
+      // The engine's aliases: each spec (defaults: this name, type, parent), and this resource under each of its parent's aliases.
+      const aliases: string[] = [];
+      for (const a of req.getAliasesList()) {
+        const spec = a.getSpec();
+        if (spec === undefined) {
+          aliases.push(a.getUrn());
+          continue;
+        }
+        const aliasParent = spec.getNoparent() ? undefined : spec.hasParenturn() ? (mockToEngine.get(spec.getParenturn()) ?? spec.getParenturn()) : parent;
+        aliases.push(engineUrn(spec.getStack() || stack, spec.getProject() || project, aliasParent, spec.getType() || type, spec.getName() || name));
+      }
+      for (const parentAlias of parent ? (engineAliases.get(parent) ?? []) : []) aliases.push(engineUrn(stack, project, parentAlias, type, name));
+      engineAliases.set(urn, aliases);
+      const propertyDependencies = new Map<string, string[]>();
+      req.getPropertydependenciesMap().forEach((v, k) => propertyDependencies.set(k, v.getUrnsList()));
+      const meta: RequestMeta = {
+        dependencies: req.getDependenciesList(),
+        propertyDependencies,
+        retainOnDelete: req.getRetainondelete() === true,
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        ignoreChanges: req.getIgnorechangesList().filter((k) => !(this.options.dropIgnoreChanges ?? []).includes(k)),
+        parent: parent ?? "",
+        custom: req.getCustom(),
+        urn,
+        aliases,
+      };
+      const pendingKey = `${type}::${name}`;
+      if (pending.has(pendingKey)) {
+        cb(new Error(`${pendingKey}: two resources of one type and name; the replay tells them apart by name`));
+        return;
+      }
+      pending.set(pendingKey, meta);
+      original(req, (err, resp) => {
+        if (resp) {
+          mockToEngine.set(resp.getUrn(), urn);
+          if (declared.has(urn)) {
+            cb(new Error(`${urn}: registered twice (duplicate URN)`));
+            return;
+          }
+          declared.set(urn, meta);
+        }
+        cb(err, resp);
+      });
+    };
+    try {
+      const running = runProgramToEnd(program, this.options.timeoutMs, what);
+      const ran = await (failFast ? Promise.race([running, failFast]) : running);
+      // Dependencies arrive as the SDK's (mock) URNs: the engine's from here on.
+      for (const m of declared.values()) {
+        m.dependencies = m.dependencies.map((u) => mockToEngine.get(u) ?? u);
+        for (const [k, urns] of m.propertyDependencies) m.propertyDependencies.set(k, urns.map((u) => mockToEngine.get(u) ?? u));
+      }
+      return { declared, ran };
+    } finally {
+      monitor.registerResource = original;
+      if (previousMonitor !== undefined) pulumi.runtime.setMockOptions(previousMonitor, previousProject, previousStack);
+    }
+  }
+
+  /** The state entry a declared resource continues: its own URN's, or one of its aliases'. */
+  private oldEntry(meta: RequestMeta): StateEntry | undefined {
+    const own = this.state.get(meta.urn);
+    if (own) return own;
+    for (const alias of meta.aliases) {
+      const found = this.state.get(alias);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** ignoreChanges as the engine applies it: an ignored input keeps its old value (top-level keys only here). */
+  private withIgnored(meta: RequestMeta, old: StateEntry | undefined, inputs: Record<string, PlainValue>): Record<string, PlainValue> {
+    if (old === undefined) return inputs;
+    const out = { ...inputs };
+    for (const k of meta.ignoreChanges) {
+      if (k.includes(".") || k.includes("[")) throw new Error(`${meta.urn}: the replay handles top-level ignoreChanges only, not ${k}`);
+      if (k in old.inputs) out[k] = old.inputs[k];
+      else delete out[k];
+    }
+    return out;
+  }
+
+  /**
+   * `pulumi preview`: the program runs in dry-run, each registration is diffed against the state
+   * with the provider's rules, and what a step would produce is handed back: old outputs for
+   * same/update, unknown ids and outputs for create/replace, so dependents see the unknowns the
+   * engine would show them. The dependents of a delete-before-replace get the inputs that came
+   * from it as unknown (the engine's dependent-replacement check). Nothing touches Docker.
+   */
+  async preview(program: () => unknown, opts: { replace?: string[] } = {}): Promise<PlannedStep[]> {
+    const planned = new Map<string, PlannedStep>();
+    const forceReplace = new Set(opts.replace ?? []);
+    const dbrReplaced = new Set<string>();
+    /** Component URNs stand for their custom descendants. */
+    const { declared, ran } = await this.runProgram(
+      program,
+      true,
+      async (meta, type, name, rawInputs) => {
+        const old = this.oldEntry(meta);
+        let inputs = this.withIgnored(meta, old, rawInputs);
+        const because: string[] = [];
+        // Inputs that come from a resource being deleted before its replacement are unknown to the dependent.
+        if (old !== undefined) {
+          for (const [k, mockUrns] of meta.propertyDependencies) {
+            if (meta.ignoreChanges.includes(k)) continue;
+            const urns = mockUrns.map((u) => this.mockToEngine.get(u) ?? u);
+            if (urns.some((u) => [...dbrReplaced].some((r) => r === u || this.isDescendant(r, u, this.liveDeclared)))) {
+              inputs = { ...inputs, [k]: UNKNOWN };
+              because.push(`dependent: ${k}`);
+            }
+          }
+        }
+        let op: StepOp;
+        if (old === undefined) op = "create";
+        else if (forceReplace.has(name)) {
+          op = "replace";
+          because.push("--replace");
+        } else {
+          const { changed, replaceKeys } = diffResource(type, old, inputs, meta.ignoreChanges);
+          if (replaceKeys.length > 0) {
+            op = "replace";
+            because.push(...changed.filter((c) => replaceKeys.some((k) => c === k || c.startsWith(`${k} `))));
+          } else if (changed.length > 0) {
+            op = "update";
+            because.push(...changed);
+          } else if (old.initErrors) {
+            op = "update";
+            because.push("initErrors");
+          } else op = "same";
+        }
+        if (op === "replace" && meta.deleteBeforeReplace) dbrReplaced.add(meta.urn);
+        planned.set(meta.urn, { op, type, name, urn: meta.urn, because: [...new Set(because.filter((b) => !b.startsWith("dependent") || op === "replace"))], ...(op === "replace" ? { deleteBeforeReplace: meta.deleteBeforeReplace } : {}) });
+        if (op === "same") return { id: old!.id, state: { ...old!.inputs, ...old!.outputs } };
+        if (op === "update") return { id: old!.id, state: { ...inputs, ...old!.outputs } };
+        // A create's computed outputs are unknown in a preview; its inputs are what it will have.
+        const unknowns: Record<string, unknown> = {};
+        if (type === CONTAINER_TYPE) for (const k of ["exitCode", "containerLogs"]) unknowns[k] = pulumi.unknown;
+        if (type === IMAGE_TYPE) for (const k of ["imageId", "repoDigest"]) unknowns[k] = pulumi.unknown;
+        return { id: undefined, state: { ...inputs, ...unknowns } };
+      },
+      undefined,
+      "pulumi preview (replayed)",
+    );
+    if (!ran.outcome.ok) throw ran.outcome.error;
+    // Resources no longer declared (nor continued under an alias) are deleted.
+    const continued = new Set([...declared.values()].map((m) => this.oldEntry(m)?.key).filter((k): k is string => k !== undefined));
+    for (const e of this.state.values()) {
+      if (continued.has(e.key)) continue;
+      planned.set(e.key, { op: e.retainOnDelete ? "retain" : "delete", type: e.type, name: e.name, urn: e.key, because: ["no longer declared"] });
+    }
+    return [...planned.values()];
+  }
+
+  private isDescendant(urn: string, ancestor: string, declared: Map<string, RequestMeta>): boolean {
+    for (let m = declared.get(urn); m && m.parent; m = declared.get(m.parent)) if (m.parent === ancestor) return true;
+    return false;
+  }
+
+  /**
+   * `pulumi up [--replace name...]`: previews, then applies; every step must be the one the
+   * preview listed (else it throws, naming the differences). Returns the exports, or throws what
+   * `pulumi up` would report.
+   */
   async up(program: () => unknown, opts: { replace?: string[] } = {}): Promise<PlainValue | undefined> {
+    const preview = await this.preview(program, opts);
+    this.lastPreview = preview;
+    let result: PlainValue | undefined;
+    let failure: unknown;
+    try {
+      result = await this.apply(program, opts);
+    } catch (e) {
+      failure = e;
+    }
+    // Compare what ran with what the preview said (a failed update compares the steps it got to).
+    const planned = new Map(preview.map((p) => [`${p.type}::${p.name}`, p.op]));
+    const diverged = this.steps
+      .filter((st) => planned.get(`${st.type}::${st.name}`) !== st.op)
+      .map((st) => `${st.name}: preview ${planned.get(`${st.type}::${st.name}`) ?? "(absent)"}, apply ${st.op}`);
+    if (failure === undefined) {
+      const ran = new Set(this.steps.map((st) => `${st.type}::${st.name}`));
+      for (const p of preview) if (!ran.has(`${p.type}::${p.name}`)) diverged.push(`${p.name}: preview ${p.op}, apply (no step)`);
+    }
+    if (diverged.length > 0) {
+      const detail = `the apply diverged from the preview:\n  ${diverged.join("\n  ")}`;
+      if (failure !== undefined) throw new Error(`${detail}\n(the update also failed: ${String(failure)})`);
+      throw new Error(detail);
+    }
+    if (failure !== undefined) throw failure;
+    return result;
+  }
+
+  private async apply(program: () => unknown, opts: { replace?: string[] }): Promise<PlainValue | undefined> {
     this.steps = [];
     this.deletedAsDependents = new Set();
-    const metas = new Map<string, RequestMeta>();
-    const urnToKey = new Map<string, string>();
-    const declared = new Map<string, RequestMeta & { urn: string }>();
     const stepErrors: Error[] = [];
     const forceReplace = new Set(opts.replace ?? []);
     // A failed step ends the update once the steps in flight finish, as in the engine: the
@@ -131,18 +475,16 @@ export class ReplayStack {
       stepFailed = reject;
     });
     firstStepFailure.catch(() => undefined);
-
-    const previousMonitor = pulumi.runtime.hasMonitor() ? pulumi.runtime.getMonitor() : undefined;
-    const previousProject = pulumi.runtime.getProject();
-    const previousStack = pulumi.runtime.getStack();
-    await pulumi.runtime.setMocks(
-      {
-        newResource: async (args) => {
-          const key = `${args.type}::${args.name}`;
-          if (args.custom === false) return { id: undefined, state: {} };
+    let declared: Map<string, RequestMeta>;
+    let ran: Awaited<ReturnType<typeof runProgramToEnd>>;
+    try {
+      ({ declared, ran } = await this.runProgram(
+        program,
+        false,
+        async (meta, type, name, inputs) => {
           // The engine starts no new step once one has failed.
-          if (stepErrors.length > 0) throw new Error(`${key}: not started, the update already failed`);
-          const running = this.step(key, args.type, args.name, toPlain(args.inputs, key) as Record<string, PlainValue>, metas.get(key), (urns) => this.customKeys(urns, urnToKey, metas), forceReplace.has(args.name));
+          if (stepErrors.length > 0) throw new Error(`${meta.urn}: not started, the update already failed`);
+          const running = this.step(meta, type, name, inputs, (urns) => this.customKeys(urns.map((u) => this.mockToEngine.get(u) ?? u)), forceReplace.has(name));
           inFlight.add(running);
           try {
             return await running;
@@ -154,100 +496,75 @@ export class ReplayStack {
             inFlight.delete(running);
           }
         },
-        call: async (args) => {
-          throw new Error(`the replay does not support provider function calls (invoke ${args.token})`);
-        },
-      },
-      this.options.project,
-      this.options.stack,
-      false,
-    );
-    const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
-    const original = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req, cb) => {
-      const key = `${req.getType()}::${req.getName()}`;
-      const meta: RequestMeta = {
-        dependencies: req.getDependenciesList(),
-        retainOnDelete: req.getRetainondelete() === true,
-        deleteBeforeReplace: req.getDeletebeforereplace(),
-        ignoreChanges: req.getIgnorechangesList(),
-        parent: req.getParent(),
-        custom: req.getCustom(),
-      };
-      metas.set(key, meta);
-      original(req, (err, resp) => {
-        if (resp) {
-          urnToKey.set(resp.getUrn(), key);
-          declared.set(key, { ...meta, urn: resp.getUrn() });
-        }
-        cb(err, resp);
-      });
-    };
-
-    try {
-      let ran: Awaited<ReturnType<typeof runProgramToEnd>>;
-      try {
-        ran = await Promise.race([runProgramToEnd(program, this.options.timeoutMs, "pulumi up (replayed)"), firstStepFailure]);
-      } catch (e) {
-        if (stepErrors.length === 0) throw e;
-        await Promise.allSettled([...inFlight]);
-        throw stepErrors[0];
-      }
-      const { outcome, unhandled } = ran;
-      // A failed step is what `pulumi up` reports first; then the program's own errors.
-      if (stepErrors.length > 0) throw stepErrors[0];
-      if (!outcome.ok) throw outcome.error;
-      if (unhandled.length > 0) throw unhandled[0];
-      // Only after a successful run: resources the program no longer declares are deleted.
-      await this.deleteAll([...this.state.keys()].filter((k) => !declared.has(k)));
-      return outcome.value === undefined ? undefined : toPlain(outcome.value, "exports");
-    } finally {
-      monitor.registerResource = original;
-      if (previousMonitor !== undefined) pulumi.runtime.setMockOptions(previousMonitor, previousProject, previousStack);
+        firstStepFailure,
+        "pulumi up (replayed)",
+      ));
+    } catch (e) {
+      if (stepErrors.length === 0) throw e;
+      await Promise.allSettled([...inFlight]);
+      throw stepErrors[0];
     }
+    const { outcome, unhandled } = ran;
+    // A failed step is what `pulumi up` reports first; then the program's own errors.
+    if (stepErrors.length > 0) throw stepErrors[0];
+    if (!outcome.ok) throw outcome.error;
+    if (unhandled.length > 0) throw unhandled[0];
+    // Only after a successful run: resources the program no longer declares are deleted.
+    await this.deleteAll([...this.state.keys()].filter((k) => !declared.has(k)));
+    return outcome.value === undefined ? undefined : toPlain(outcome.value, "exports");
   }
 
   /** Runs one resource's step and records it in the state; returns what the mocks hand back to the program. */
   private async step(
-    key: string,
+    meta: RequestMeta,
     type: string,
     name: string,
-    inputs: Record<string, PlainValue>,
-    meta: RequestMeta | undefined,
+    rawInputs: Record<string, PlainValue>,
     customKeysOf: (urns: string[]) => string[],
     forceReplace: boolean,
   ): Promise<{ id: string; state: Record<string, unknown> }> {
-    if (meta === undefined) throw new Error(`${key}: registered without passing the monitor`);
-    const record: RecordedResource = { urn: key, type, name, custom: true, inputs, dependsOn: [] };
+    const key = meta.urn;
+    const record: RecordedResource = { urn: key, type, name, custom: true, inputs: rawInputs, dependsOn: [] };
     const problems = validateRecordedResources([record]);
     if (problems.length > 0) throw new Error(`the replay cannot realise ${key}:\n  ${problems.join("\n  ")}`);
     const dependsOn = customKeysOf(meta.dependencies);
-    const old = this.state.get(key);
-    const skipped = this.options.skip?.(type, name) === true;
-    // The engine's ignoreChanges: an ignored input keeps its old value (top-level keys only here).
-    if (old !== undefined) {
-      for (const k of meta.ignoreChanges) {
-        if (k.includes(".") || k.includes("[")) throw new Error(`${key}: the replay handles top-level ignoreChanges only, not ${k}`);
-        if (k in old.inputs) inputs[k] = old.inputs[k];
-        else delete inputs[k];
-      }
+    let old = this.oldEntry(meta);
+    if (old !== undefined && old.key !== key) {
+      // An alias: the engine continues the old resource under its new URN.
+      this.state.delete(old.key);
+      for (const e of this.state.values()) e.dependsOn = e.dependsOn.map((d) => (d === old!.key ? key : d));
+      old = { ...old, key, urn: key };
+      this.state.set(key, old);
     }
+    const skipped = this.options.skip?.(type, name) === true;
+    const inputs = this.withIgnored(meta, old, rawInputs);
 
     let op: StepOp;
+    let callsUpdate = false;
     if (old === undefined) op = this.deletedAsDependents.has(key) ? "replace" : "create";
     else if (forceReplace) op = "replace";
-    else if (this.readBackChanged(type, old, inputs, meta.ignoreChanges)) op = "replace";
-    else if (isDeepStrictEqual(old.inputs, inputs)) op = old.initErrors ? "update" : "same";
-    else op = this.changeKind(type, old.inputs, inputs);
+    else {
+      const { changed, replaceKeys } = diffResource(type, old, inputs, meta.ignoreChanges);
+      if (changed.length > 0) this.docker.log(`${name}: changed ${changed.join(", ")}`);
+      if (replaceKeys.length > 0) op = "replace";
+      else if (changed.length > 0 || old.initErrors) {
+        op = "update";
+        callsUpdate = changed.some((c) => CONTAINER_UPDATE_CALLS.includes(c.split(" ")[0]));
+      } else op = "same";
+    }
 
     let entry: StateEntry;
     if (op === "same") {
       entry = { ...old!, dependsOn, retainOnDelete: meta.retainOnDelete };
     } else if (op === "update") {
-      // The provider's update: only restart/limits reach Docker, the rest is state. The engine
-      // also "updates" a resource saved with initErrors (no diff needed); the provider's update
-      // does nothing for it, and a successful update clears the errors.
-      entry = { ...old!, inputs, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: undefined };
+      // The provider's update: restart/limits reach Docker (ContainerUpdate), the rest is state.
+      // The engine also "updates" a resource saved with initErrors (no diff needed); the
+      // provider's update does nothing for it, and a successful update clears the errors.
+      const outputs = { ...old!.outputs };
+      if (callsUpdate && !skipped) await this.docker.updateContainer(old!.id, inputs);
+      // The update reads nothing back: the state takes the planned values.
+      if (type === CONTAINER_TYPE) Object.assign(outputs, { restart: inputs.restart ?? "no", maxRetryCount: inputs.maxRetryCount ?? 0 });
+      entry = { ...old!, inputs, outputs, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: undefined };
     } else {
       if (op === "replace" && old !== undefined) {
         if (!meta.deleteBeforeReplace) {
@@ -255,7 +572,7 @@ export class ReplayStack {
         }
         // The engine deletes the dependents of a delete-before-replace first (they are replaced
         // too); Docker would refuse to remove a network with containers attached. Here every
-        // dependent is taken as replaced, which is what a changed network means for containers.
+        // dependent is taken as replaced; the preview check catches it when the engine would not.
         const dependents = this.dependentsOf(key);
         for (const k of dependents) this.deletedAsDependents.add(k);
         await this.deleteAll(dependents, { silent: true });
@@ -280,46 +597,14 @@ export class ReplayStack {
     return { id: entry.id, state: { ...inputs, ...entry.outputs } };
   }
 
-  /**
-   * The provider's diff of its stored state (what its read got from Docker) against the new
-   * inputs, for the attributes the daemon decides; `ignoreChanges` drops them from the diff as
-   * the bridge does with the provider's own diff.
-   */
-  private readBackChanged(type: string, old: StateEntry, inputs: Record<string, PlainValue>, ignoreChanges: string[]): boolean {
-    if (type !== CONTAINER_TYPE || old.id.startsWith("skipped-")) return false;
-    for (const { key, computed } of CONTAINER_READ_BACK) {
-      if (ignoreChanges.includes(key)) continue;
-      const declared = inputs[key];
-      if (computed && (declared === undefined || declared === null)) continue;
-      const stored = old.outputs[key];
-      // Terraform's SDK treats an absent map and an empty one alike.
-      const empty = (v: unknown): boolean => v === undefined || v === null || v === "" || (typeof v === "object" && Object.keys(v as object).length === 0);
-      if (empty(stored) && empty(declared)) continue;
-      if (!isDeepStrictEqual(stored, declared)) {
-        this.docker.log(`${old.name}: ${key} stored ${JSON.stringify(stored)} != declared ${JSON.stringify(declared ?? null)} (ForceNew)`);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private changeKind(type: string, before: Record<string, PlainValue>, after: Record<string, PlainValue>): StepOp {
-    if (type !== CONTAINER_TYPE) return "replace";
-    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-    for (const k of keys) {
-      if (!isDeepStrictEqual(before[k], after[k]) && !CONTAINER_UPDATABLE.has(k)) return "replace";
-    }
-    return "update";
-  }
-
-  /** Keys of the custom resources behind `urns`: a component stands for its custom descendants, as in the engine. */
-  private customKeys(urns: string[], urnToKey: Map<string, string>, metas: Map<string, RequestMeta>): string[] {
-    const keyToUrn = new Map([...urnToKey].map(([urn, key]) => [key, urn]));
+  /** URNs of the custom resources behind `urns`: a component stands for its custom descendants, as in the engine. */
+  private customKeys(urns: string[]): string[] {
+    const declared = this.liveDeclared;
     const expand = (urn: string): string[] => {
-      const key = urnToKey.get(urn);
-      if (key === undefined) return [];
-      if (metas.get(key)?.custom) return [key];
-      return [...metas].filter(([, m]) => m.parent === urn).flatMap(([k]) => expand(keyToUrn.get(k) ?? ""));
+      const m = declared.get(urn);
+      if (m === undefined) return this.state.has(urn) ? [urn] : [];
+      if (m.custom) return [urn];
+      return [...declared.values()].filter((c) => c.parent === urn).flatMap((c) => expand(c.urn));
     };
     return [...new Set(urns.flatMap(expand))];
   }
