@@ -3,9 +3,9 @@
  * Each field of the outputs contract is a top-level stack output, so
  * `pulumi stack output --json --show-secrets` is the outputs document.
  */
-import { defineRedisStack, readStackSettings } from "./program";
+import { defineRedisStack, readHostEngines, readStackSettings } from "./program";
 
-const stack = defineRedisStack(readStackSettings());
+const stack = defineRedisStack(readStackSettings(), readHostEngines());
 
 export const schemaVersion = stack.schemaVersion;
 export const redisImage = stack.redisImage;

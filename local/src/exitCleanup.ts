@@ -11,6 +11,8 @@ import { killProcessesSync, type ProcessIdentity } from "./processControl";
 export interface CleanupEntry {
   processes(): ProcessIdentity[];
   paths(): string[];
+  /** Anything else to undo, synchronously, after the processes are killed (e.g. network namespaces). */
+  run?(): void;
 }
 
 /** What a signal's teardown did, for a CLI to tell its user. */
@@ -37,6 +39,11 @@ function cleanupAllSync(signal?: NodeJS.Signals): void {
     processesStopped += processes.length;
     pathsRemoved.push(...entry.paths());
     killProcessesSync(processes);
+    try {
+      entry.run?.();
+    } catch {
+      // Best effort while exiting, like the paths below.
+    }
     for (const target of entry.paths()) {
       try {
         fs.rmSync(target, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });

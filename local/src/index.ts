@@ -5,6 +5,8 @@
  * reaps it). See also the `redis-local` CLI and the test hooks (`/mocha`, `/global-setup`).
  */
 export { LOCAL_DEFAULTS, startLocalStack, type LocalStack, type LocalStackOptions, type LocalNode, type LocalStackRecord } from "./runner";
+export { registerExitCleanup, type CleanupEntry } from "./exitCleanup";
+export type { LocalHostPlacement } from "./localNodes";
 export { findRedisBinaries, MissingRedisBinaryError, REDIS_CLI_BIN_ENV, REDIS_SERVER_BIN_ENV, type RedisBinaries } from "./redisBinaries";
 export { stackEnv, STACK_ENV_NAMES, type StackEnvName } from "./stackEnv";
 export { startTestRunStack, type TestRunStack } from "./testRun";

@@ -27,8 +27,21 @@ const START_ATTEMPTS = 3;
 export interface LocalNode {
   readonly name: string;
   readonly role: NodeRole;
+  /** Address clients reach the node at: 127.0.0.1, or its simulated host's address. */
+  readonly host: string;
   readonly port: number;
   readonly pid: number;
+  /** Multi-host stacks: the name of the simulated host the node runs on. */
+  readonly hostName?: string;
+}
+
+/** A simulated host: a network namespace that the caller made, reachable at `address`. */
+export interface LocalHostPlacement {
+  /** `HostSpec.name` of the plan. */
+  name: string;
+  address: string;
+  /** Network namespace (`ip netns`) the host's redis-server processes run in. */
+  netns: string;
 }
 
 export interface LocalNodeSettings {
@@ -40,6 +53,11 @@ export interface LocalNodeSettings {
   detached: boolean;
   /** Called right after a process is spawned (e.g. to save its pid before it answers). */
   onProcessStarted?: (node: LocalRedisNode) => void;
+  /**
+   * Multi-host stacks: the node's simulated host. The node then runs inside its namespace on
+   * its planned published port (`hostPort`), bound to the host's address, which it announces.
+   */
+  placement?: LocalHostPlacement;
 }
 
 export class LocalRedisNode implements LocalNode {
@@ -57,10 +75,20 @@ export class LocalRedisNode implements LocalNode {
   get name(): string {
     return this.plan.name;
   }
+  get host(): string {
+    return this.settings.placement?.address ?? LOCAL_HOST;
+  }
+  get hostName(): string | undefined {
+    return this.settings.placement?.name;
+  }
+  /** On a simulated host, the port is the plan's: it is what the node announces. */
+  get fixedPort(): number | undefined {
+    return this.settings.placement === undefined ? undefined : this.plan.hostPort;
+  }
 
   /** Printing a node shows what it is, never its settings (they hold the password). */
   [util.inspect.custom](): string {
-    return `LocalRedisNode { name: ${this.name}, role: ${this.role}, port: ${this.currentPort}, dir: ${this.dir} }`;
+    return `LocalRedisNode { name: ${this.name}, role: ${this.role}, host: ${this.host}, port: ${this.currentPort}, dir: ${this.dir} }`;
   }
   get role(): NodeRole {
     return this.plan.role;
@@ -109,7 +137,7 @@ export class LocalRedisNode implements LocalNode {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const overrides = {
       port: String(port),
-      bind: LOCAL_HOST,
+      bind: this.host,
       dir: this.dir,
       logfile: this.logPath,
       daemonize: "no",
@@ -118,14 +146,19 @@ export class LocalRedisNode implements LocalNode {
     const consoleFd = fs.openSync(this.consolePath, "a", 0o600);
     let started: StartedRedis;
     try {
-      started = startRedisServer(this.configPath, { detached: this.settings.detached, cwd: this.dir, output: consoleFd });
+      started = startRedisServer(this.configPath, {
+        detached: this.settings.detached,
+        cwd: this.dir,
+        output: consoleFd,
+        ...(this.settings.placement ? { netns: this.settings.placement.netns } : {}),
+      });
     } finally {
       fs.closeSync(consoleFd);
     }
     this.process = started;
     this.settings.onProcessStarted?.(this);
     try {
-      await waitUntilServing(started.pid, port, this.settings.password, Date.now() + NODE_START_TIMEOUT_MS, () => !started.hasExited());
+      await waitUntilServing(started.pid, port, this.settings.password, Date.now() + NODE_START_TIMEOUT_MS, () => !started.hasExited(), this.host);
     } catch (error) {
       if (this.running()) await terminateProcesses([this.identity() as ProcessIdentity], 500);
       throw new Error(`${this.name}: ${(error as Error).message}; log: ${this.logTail()}`);
@@ -145,6 +178,12 @@ export function writePrivateFile(file: string, text: string): void {
  * `START_ATTEMPTS` times; the caller stops whatever did start.
  */
 export async function startLocalNodes(nodes: LocalRedisNode[], log: (line: string) => void): Promise<void> {
+  // Nodes on simulated hosts have their namespace's ports to themselves: the plan's ports, no retry.
+  const placed = nodes.filter((n) => n.fixedPort !== undefined);
+  for (const node of placed) log(`  ${node.name} (${node.role}) on ${node.hostName} ${node.host}:${node.fixedPort}`);
+  await Promise.all(placed.map((node) => node.start(node.fixedPort)));
+  nodes = nodes.filter((n) => n.fixedPort === undefined);
+  if (nodes.length === 0) return;
   const clusterNodes = nodes.filter((n) => n.role === "cluster");
   const otherNodes = nodes.filter((n) => n.role !== "cluster");
   const clusterPorts = await findFreePorts(clusterNodes.length, { withBusPort: true });

@@ -102,10 +102,24 @@ export function isOurRedisServer(identity: ProcessIdentity, port: number, config
  */
 export function startRedisServer(
   configPath: string,
-  options: { detached: boolean; cwd: string; /** fd for stdout + stderr */ output?: number },
+  options: {
+    detached: boolean;
+    cwd: string;
+    /** fd for stdout + stderr */
+    output?: number;
+    /**
+     * Network namespace to run in (a simulated host): `ip netns exec` enters it and execs
+     * redis-server in place, so the pid is redis-server's own.
+     */
+    netns?: string;
+  },
 ): StartedRedis {
   const output = options.output ?? "ignore";
-  const child = spawn(redisServerBinary(), [configPath], {
+  const [command, args] =
+    options.netns === undefined
+      ? [redisServerBinary(), [configPath]]
+      : ["ip", ["netns", "exec", options.netns, redisServerBinary(), configPath]];
+  const child = spawn(command, args, {
     cwd: options.cwd,
     detached: options.detached,
     stdio: ["ignore", output, output],
@@ -142,12 +156,13 @@ export async function waitUntilServing(
   password: string,
   deadline: number,
   stillRunning: () => boolean,
+  host = "127.0.0.1",
 ): Promise<void> {
   let last = "no answer yet";
   for (;;) {
     if (!stillRunning()) throw new Error(`redis-server (pid ${pid}) on port ${port} exited (${last})`);
     try {
-      const info = await probeRedis(port, ["INFO", "server"], { password, timeoutMs: 500 });
+      const info = await probeRedis(port, ["INFO", "server"], { host, password, timeoutMs: 500 });
       const servingPid = parseInfo(String(info)).get("process_id");
       if (servingPid === String(pid)) return;
       last = `port ${port} is served by another process (pid ${servingPid ?? "?"})`;

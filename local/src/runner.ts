@@ -20,9 +20,10 @@ import {
   renderBootstrapScript,
   validateStackSettings,
   type StackSettings,
+  type TopologyPlan,
 } from "@redis-on-docker/topology";
 import { registerExitCleanup } from "./exitCleanup";
-import { LOCAL_HOST, LocalRedisNode, startLocalNodes, writePrivateFile, type LocalNode } from "./localNodes";
+import { LocalRedisNode, startLocalNodes, writePrivateFile, type LocalHostPlacement, type LocalNode } from "./localNodes";
 import { findRedisBinaries, type RedisBinaries } from "./redisBinaries";
 import {
   localRedisVersion,
@@ -40,7 +41,7 @@ import {
   type LocalStackRecord,
 } from "./stackRecord";
 
-export type { LocalNode } from "./localNodes";
+export type { LocalHostPlacement, LocalNode } from "./localNodes";
 export type { LocalStackRecord } from "./stackRecord";
 
 /**
@@ -71,6 +72,19 @@ export interface LocalStackOptions extends Partial<Pick<StackSettings, LocalSett
   /** Progress lines (what starts, what it waits for, ready in N ms). */
   log?: (line: string) => void;
   /**
+   * Simulated hosts (two or more): network namespaces the caller made, each reachable from this
+   * one at its address. The plan is then spread over them (`hosts` setting): each host's
+   * redis-server processes run inside its namespace on the plan's ports, announcing the host's
+   * address; the bootstrap and the clients stay outside. Needs root (`ip netns exec`).
+   */
+  hosts?: LocalHostPlacement[];
+  /** `min-replicas-to-write` of every cluster node; default 0 (off). */
+  minReplicasToWrite?: number;
+  /** `min-replicas-max-lag` in s; default 10. */
+  minReplicasMaxLagSec?: number;
+  /** First published port on simulated hosts (standalone; node i: +1+i); default 6380. */
+  hostPortBase?: number;
+  /**
    * Let the processes outlive this process (the CLI's `up`): own process group, no exit
    * hooks. Default false: they are killed and the dir removed when this process ends.
    */
@@ -85,6 +99,8 @@ export interface LocalStack {
   readonly dir: string;
   /** Standalone first, then cluster nodes in creation order (masters first). */
   readonly nodes: readonly LocalNode[];
+  /** The plan the stack realises (multi-host: `plan.hosts`, the planned pairs in `plan.bootstrap.groups`). */
+  readonly plan: TopologyPlan;
   /** From the call to every node reporting `cluster_state:ok`. */
   readonly readyMs: number;
   /** Kills every process (SIGTERM, then SIGKILL) and removes the dir and outputs file. Idempotent. */
@@ -112,9 +128,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       persistence: options.persistence ?? LOCAL_DEFAULTS.persistence,
       bootstrapTimeoutSec: options.bootstrapTimeoutSec ?? LOCAL_DEFAULTS.bootstrapTimeoutSec,
       ...(password === "" ? { allowNoPassword: true } : { password }),
+      ...(options.hosts !== undefined ? { hosts: options.hosts.map((h) => ({ name: h.name, address: h.address })) } : {}),
+      ...(options.minReplicasToWrite !== undefined ? { minReplicasToWrite: options.minReplicasToWrite } : {}),
+      ...(options.minReplicasMaxLagSec !== undefined ? { minReplicasMaxLagSec: options.minReplicasMaxLagSec } : {}),
+      ...(options.hostPortBase !== undefined ? { hostPortBase: options.hostPortBase } : {}),
     },
     "local runner options",
   );
+  const multiHost = settings.hosts.length >= 2;
   const plan = planTopology(settings);
   // Before anything starts: a missing binary is an install hint, not a half-started stack.
   const binaries = findRedisBinaries();
@@ -126,9 +147,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const outputsFile = path.resolve(options.outputsFile ?? path.join(dir, "outputs.json"));
   // Pids are saved as soon as they exist, for `down` and for reaping after a crash.
   const onProcessStarted = (): void => saveRecord();
-  const nodes = [plan.standalone, ...plan.clusterNodes].map(
-    (n) => new LocalRedisNode(n, { dir, password, detached, onProcessStarted }),
-  );
+  const placementOf = (n: { host?: string }): LocalHostPlacement | undefined =>
+    multiHost ? options.hosts?.find((h) => h.name === n.host) : undefined;
+  const nodes = [plan.standalone, ...plan.clusterNodes].map((n) => {
+    const placement = placementOf(n);
+    return new LocalRedisNode(n, { dir, password, detached, onProcessStarted, ...(placement ? { placement } : {}) });
+  });
   const createdAt = new Date().toISOString();
   const owner: ProcessIdentity = { pid: process.pid, startTime: processStartTime(process.pid) ?? "" };
   const identities = (): ProcessIdentity[] =>
@@ -176,7 +200,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await startLocalNodes(nodes, log);
     log(`all ${nodes.length} processes answer; forming the cluster`);
 
-    const seeds: Endpoint[] = nodes.slice(1).map((n) => ({ host: LOCAL_HOST, port: n.port }));
+    const seeds: Endpoint[] = nodes.slice(1).map((n) => ({ host: n.host, port: n.port }));
     await runBootstrap(dir, binaries, password, seeds, settings, log);
     await verifyClusterOk(seeds, password);
 
@@ -187,11 +211,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       redisVersion,
       passwordRequired: password !== "",
       password,
-      standalone: { host: LOCAL_HOST, port: standalone.port, internalHost: LOCAL_HOST, internalPort: standalone.port },
+      standalone: { host: standalone.host, port: standalone.port, internalHost: standalone.host, internalPort: standalone.port },
       cluster: {
         seeds,
         internalSeeds: seeds.map((s) => ({ ...s })),
-        natMap: {}, // the nodes announce 127.0.0.1, which the host reaches directly
+        natMap: {}, // the nodes announce 127.0.0.1 (or their simulated host's address), which clients reach directly
         replicasPerMaster: settings.replicasPerMaster,
       },
     };
@@ -199,7 +223,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writePrivateFile(outputsFile, JSON.stringify(outputs, null, 2) + "\n");
     if (detached) unregister();
     const readyMs = Date.now() - startedAt;
-    log(`ready in ${readyMs} ms: standalone ${LOCAL_HOST}:${standalone.port}, cluster seeds ${seeds.map((s) => `${s.host}:${s.port}`).join(" ")}`);
+    log(`ready in ${readyMs} ms: standalone ${standalone.host}:${standalone.port}, cluster seeds ${seeds.map((s) => `${s.host}:${s.port}`).join(" ")}`);
 
     const findNode = (name: string): LocalRedisNode => {
       const node = nodes.find((n) => n.name === name);
@@ -214,6 +238,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       outputsFile,
       dir,
       nodes,
+      plan,
       readyMs,
       stop,
       record,
@@ -234,7 +259,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (stopping) throw new Error(`cannot restart ${name}: the stack is stopped`);
         if (node.running()) await terminateProcesses([node.identity() as ProcessIdentity], STOP_GRACE_MS);
         await node.start();
-        log(`${name} restarted on ${LOCAL_HOST}:${node.port} (pid ${node.pid})`);
+        log(`${name} restarted on ${node.host}:${node.port} (pid ${node.pid})`);
       },
     };
     return Object.assign(stack, { [util.inspect.custom]: inspect });
@@ -305,7 +330,7 @@ async function verifyClusterOk(seeds: Endpoint[], password: string): Promise<voi
   const problems: string[] = [];
   await Promise.all(
     seeds.map(async (seed) => {
-      const info = parseInfo(String(await probeRedis(seed.port, ["CLUSTER", "INFO"], { password, timeoutMs: 2000 })));
+      const info = parseInfo(String(await probeRedis(seed.port, ["CLUSTER", "INFO"], { host: seed.host, password, timeoutMs: 2000 })));
       const state = info.get("cluster_state");
       const known = info.get("cluster_known_nodes");
       if (state !== "ok" || known !== String(seeds.length)) {

@@ -6,19 +6,57 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackOutputs } from "@redis-on-docker/outputs";
-import { planTopology, validateStackSettings, type StackSettings } from "@redis-on-docker/topology";
+import {
+  CONFIG_NAMESPACE,
+  SettingError,
+  planTopology,
+  validateStackSettings,
+  type HostPlan,
+  type NodePlan,
+  type StackSettings,
+  type TopologyPlan,
+} from "@redis-on-docker/topology";
 import { RedisClusterBootstrap, RedisClusterNodes, RedisNetwork, RedisServer } from "./components";
+
+/** One Docker host of a multi-host deployment: its engine, and how others reach it. */
+export interface RedisOnDockerHost {
+  /** Unique name, e.g. `host-a` (1-40 of [a-zA-Z0-9_.-]); names the host's network and image resources. */
+  name: string;
+  /** The host's Docker engine (e.g. `new docker.Provider("host-a", { host: "ssh://deploy@10.0.0.11" })`). */
+  provider: docker.Provider;
+  /**
+   * IP address the other hosts and the clients reach this host at. Every node on it announces it
+   * (`cluster-announce-ip`); Redis 5 announces no host names.
+   */
+  address: string;
+  /**
+   * Address the host's published client and cluster bus ports bind to. Default: `address`.
+   * Firewall those ports so that only the app hosts and the other Redis hosts reach them.
+   */
+  bindAddress?: string;
+}
 
 /**
  * What the component can be told: the stack settings (`StackSettings`, where each field's doc and
- * default are stated), each optional, the password also as a Pulumi Output.
+ * default are stated), each optional, the password also as a Pulumi Output, and the hosts with
+ * their Docker providers.
  */
-export interface RedisOnDockerArgs extends Partial<Omit<StackSettings, "password">> {
+export interface RedisOnDockerArgs extends Partial<Omit<StackSettings, "password" | "hosts">> {
   /**
    * Password of every node (`requirepass` + `masterauth`). Required unless `allowNoPassword`; pass a
    * secret (e.g. `config.requireSecret(...)`). The component's `password` output is always secret.
    */
   password?: pulumi.Input<string>;
+  /**
+   * The Docker hosts to spread the cluster over, one `docker.Provider` each. None or one: today's
+   * single-host deployment (one host's provider then reaches every resource; its `address` and
+   * `bindAddress` are not used: `hostBindAddress` is). Two or more: each host gets its own network
+   * and image; each cluster node runs on its planned host (no master on a host with one of its
+   * replicas), publishes its client port and its cluster bus port (client port + 10000) on the
+   * host's `bindAddress`, and announces the host's `address` and those ports. The standalone
+   * server and the bootstrap job run on the first host. A password is required.
+   */
+  hosts?: RedisOnDockerHost[];
 }
 
 /** The outputs contract, one Output per field (what a stack exports to be the outputs document). */
@@ -49,16 +87,26 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
    */
   constructor(name: string, args: RedisOnDockerArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("redis-on-docker:index:RedisOnDocker", name, {}, opts);
-    const { password: passwordArg, ...rest } = args;
+    const { password: passwordArg, hosts: hostArgs, ...rest } = args;
+    const hosts = checkHosts(hostArgs);
     const plainPassword = typeof passwordArg === "string" ? passwordArg : undefined;
     const outputPassword = passwordArg !== undefined && typeof passwordArg !== "string";
     const settings = validateStackSettings(
       {
         ...definedOnly(rest),
+        // The plan needs only what a host is; its provider stays here.
+        ...(hosts.length > 0 ? { hosts: hosts.map(({ provider: _provider, ...spec }) => spec) } : {}),
         ...(plainPassword !== undefined ? { password: plainPassword } : outputPassword ? { password: PENDING_PASSWORD } : {}),
       },
       ARGS_SOURCE,
     );
+    if (settings.hosts.length >= 2 && settings.password === undefined) {
+      // Across hosts the nodes listen on addresses other machines reach: never without a password.
+      throw new SettingError(
+        `${CONFIG_NAMESPACE}:password`,
+        `${CONFIG_NAMESPACE}:password in ${ARGS_SOURCE}: required with ${settings.hosts.length} hosts (their nodes' ports are reachable from other machines); allowNoPassword is for one host only`,
+      );
+    }
     const { password: _planned, ...publicSettings } = settings;
     this.settings = Object.freeze(publicSettings);
     const plan = planTopology(settings);
@@ -77,25 +125,14 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
 
     // Resources declared before the component existed sat at the stack root: the aliases keep them.
     const child: pulumi.ComponentResourceOptions = { parent: this, aliases: [{ parent: pulumi.rootStackResource }] };
-    const network = new RedisNetwork(plan.network.name, { plan: plan.network }, child);
-    const image = new docker.RemoteImage(`${settings.namePrefix}-image`, { name: plan.image, keepLocally: true }, child);
-    const common = { imageId: image.imageId, networkName: network.networkName, password };
-
-    const standalone = new RedisServer(plan.standalone.name, { node: plan.standalone, ...common, retainDataVolume: plan.retainDataVolumes }, child);
-    const clusterNodes = new RedisClusterNodes(
-      `${settings.namePrefix}-cluster`,
-      { nodes: plan.clusterNodes, ...common, retainDataVolumes: plan.retainDataVolumes },
-      child,
-    );
-    const bootstrap = new RedisClusterBootstrap(
-      plan.bootstrap.name,
-      { plan: plan.bootstrap, ...common, nodeContainers: clusterNodes.servers.map((s) => s.container) },
-      child,
-    );
+    const { standalone, bootstrap, imageName } =
+      plan.hosts === undefined
+        ? this.declareOnOneHost(plan, settings.namePrefix, password, hosts.length === 1 ? { ...child, provider: hosts[0].provider } : child)
+        : this.declareOnHosts(plan, plan.hosts, hosts, settings.namePrefix, password);
 
     const outputs = plan.outputs;
     this.schemaVersion = pulumi.output(outputs.schemaVersion);
-    this.redisImage = image.name;
+    this.redisImage = imageName;
     this.redisVersion = pulumi.output(outputs.redisVersion);
     this.passwordRequired = pulumi.output(outputs.passwordRequired);
     this.password = pulumi.secret(password ?? "");
@@ -112,11 +149,98 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
     });
   }
 
+  /** Today's resources, names and parents (single host): one network and image, every node on it. */
+  private declareOnOneHost(
+    plan: TopologyPlan,
+    namePrefix: string,
+    password: pulumi.Output<string> | undefined,
+    child: pulumi.ComponentResourceOptions,
+  ): { standalone: RedisServer; bootstrap: RedisClusterBootstrap; imageName: pulumi.Output<string> } {
+    const network = new RedisNetwork(plan.network.name, { plan: plan.network }, child);
+    const image = new docker.RemoteImage(`${namePrefix}-image`, { name: plan.image, keepLocally: true }, child);
+    const common = { imageId: image.imageId, networkName: network.networkName, password };
+
+    const standalone = new RedisServer(plan.standalone.name, { node: plan.standalone, ...common, retainDataVolume: plan.retainDataVolumes }, child);
+    const clusterNodes = new RedisClusterNodes(
+      `${namePrefix}-cluster`,
+      { nodes: plan.clusterNodes, ...common, retainDataVolumes: plan.retainDataVolumes },
+      child,
+    );
+    const bootstrap = new RedisClusterBootstrap(
+      plan.bootstrap.name,
+      { plan: plan.bootstrap, ...common, nodeContainers: clusterNodes.servers.map((s) => s.container) },
+      child,
+    );
+    return { standalone, bootstrap, imageName: image.name };
+  }
+
+  /**
+   * Two or more hosts: per host a network and an image on its provider; each node on its planned
+   * host, publishing its client and bus ports; the standalone server and the job on the first host.
+   */
+  private declareOnHosts(
+    plan: TopologyPlan,
+    hostPlans: HostPlan[],
+    hosts: RedisOnDockerHost[],
+    namePrefix: string,
+    password: pulumi.Output<string> | undefined,
+  ): { standalone: RedisServer; bootstrap: RedisClusterBootstrap; imageName: pulumi.Output<string> } {
+    const perHost = new Map<string, { provider: docker.Provider; imageId: pulumi.Output<string>; networkName: pulumi.Output<string> }>();
+    for (const hostPlan of hostPlans) {
+      const host = hosts.find((h) => h.name === hostPlan.name);
+      if (host === undefined) throw new Error(`the plan placed nodes on host ${hostPlan.name}, which RedisOnDocker was not given`);
+      const opts: pulumi.ComponentResourceOptions = { parent: this, provider: host.provider };
+      // Docker names are per engine, but Pulumi names are per stack: both carry the host's name.
+      const networkPlan = { ...plan.network, name: `${plan.network.name}-${host.name}` };
+      const network = new RedisNetwork(networkPlan.name, { plan: networkPlan }, opts);
+      const image = new docker.RemoteImage(`${namePrefix}-image-${host.name}`, { name: plan.image, keepLocally: true }, opts);
+      perHost.set(host.name, { provider: host.provider, imageId: image.imageId, networkName: network.networkName });
+    }
+    const on = (node: NodePlan) => {
+      const found = node.host === undefined ? undefined : perHost.get(node.host);
+      if (found === undefined) throw new Error(`the plan gave node ${node.name} no known host (${String(node.host)})`);
+      return found;
+    };
+    const standaloneHost = on(plan.standalone);
+    const standalone = new RedisServer(
+      plan.standalone.name,
+      { node: plan.standalone, imageId: standaloneHost.imageId, networkName: standaloneHost.networkName, password, retainDataVolume: plan.retainDataVolumes },
+      { parent: this, provider: standaloneHost.provider },
+    );
+    const clusterNodes = new RedisClusterNodes(
+      `${namePrefix}-cluster`,
+      { nodes: plan.clusterNodes, hostOf: on, password, retainDataVolumes: plan.retainDataVolumes },
+      { parent: this },
+    );
+    const first = on({ ...plan.standalone, host: hostPlans[0].name });
+    // The job reaches every node at its announced address (its host's address and published port).
+    const bootstrap = new RedisClusterBootstrap(
+      plan.bootstrap.name,
+      { plan: plan.bootstrap, imageId: first.imageId, networkName: first.networkName, password, nodeContainers: clusterNodes.servers.map((s) => s.container) },
+      { parent: this, provider: first.provider },
+    );
+    return { standalone, bootstrap, imageName: pulumi.output(plan.image) };
+  }
+
   /** The outputs contract as Outputs (e.g. to export each field as a stack output). */
   outputs(): RedisOnDockerOutputs {
     const { schemaVersion, redisImage, redisVersion, passwordRequired, password, standalone, cluster } = this;
     return { schemaVersion, redisImage, redisVersion, passwordRequired, password, standalone, cluster };
   }
+}
+
+/** The hosts as given, each with a docker.Provider; a SettingError naming `hosts` otherwise. */
+function checkHosts(hosts: RedisOnDockerHost[] | undefined): RedisOnDockerHost[] {
+  if (hosts === undefined) return [];
+  const setting = `${CONFIG_NAMESPACE}:hosts`;
+  if (!Array.isArray(hosts)) throw new SettingError(setting, `${setting} in ${ARGS_SOURCE}: must be a list of { name, provider, address, bindAddress? }`);
+  hosts.forEach((host, i) => {
+    if (!docker.Provider.isInstance(host?.provider)) {
+      const name = typeof host?.name === "string" ? ` (${host.name})` : "";
+      throw new SettingError(setting, `${setting} in ${ARGS_SOURCE}: entry ${i + 1}${name} needs a provider: the docker.Provider of that host's engine`);
+    }
+  });
+  return hosts;
 }
 
 /** Leaves out fields set to `undefined`, so they take their defaults rather than fail validation. */

@@ -48,6 +48,10 @@ describe("validateStackSettings", () => {
       "redis-on-docker:namePrefix": "t1_redis",
       "redis-on-docker:bootstrapTimeoutSec": "30",
       "redis-on-docker:retainDataVolumes": "true",
+      "redis-on-docker:hosts": '[{"name":"a","address":"10.20.1.1"},{"name":"b","address":"10.20.1.2"},{"name":"c","address":"10.20.1.3"}]',
+      "redis-on-docker:minReplicasToWrite": "1",
+      "redis-on-docker:minReplicasMaxLagSec": "3",
+      "redis-on-docker:restoreSpread": "true",
     });
     expect(settings).to.deep.equal({
       image: "registry.local:5000/team/redis:5.0.4-alpine",
@@ -62,6 +66,14 @@ describe("validateStackSettings", () => {
       namePrefix: "t1_redis",
       bootstrapTimeoutSec: 30,
       retainDataVolumes: true,
+      hosts: [
+        { name: "a", address: "10.20.1.1" },
+        { name: "b", address: "10.20.1.2" },
+        { name: "c", address: "10.20.1.3" },
+      ],
+      minReplicasToWrite: 1,
+      minReplicasMaxLagSec: 3,
+      restoreSpread: true,
     });
     expect(settings).not.to.have.property("password");
   });

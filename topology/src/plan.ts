@@ -6,6 +6,7 @@
 import type { Endpoint, StackOutputs } from "@redis-on-docker/outputs";
 import { renderBootstrapScript } from "./bootstrapScript";
 import {
+  CLUSTER_BUS_PORT_OFFSET,
   FIRST_NODE_IP_OFFSET,
   GATEWAY_OFFSET,
   STANDALONE_IP_OFFSET,
@@ -13,6 +14,7 @@ import {
   dynamicRangeOf,
   formatIpv4,
   parseIpv4Cidr,
+  type HostSpec,
   type Persistence,
   type StackSettings,
 } from "./settings";
@@ -56,6 +58,29 @@ export interface NodePlan {
    * volume would be removed with the container).
    */
   dataVolume: string;
+  /** Multi-host plans only: the name of the host (`HostSpec.name`) the node runs on. */
+  host?: string;
+  /**
+   * Multi-host plans only: the published cluster bus port (client `hostPort` + 10000, bound like
+   * it), which the node announces with `cluster-announce-bus-port`.
+   */
+  hostBusPort?: number;
+  /** Multi-host plans only, replicas only: the name of the node this one is planned to replicate. */
+  replicaOf?: string;
+}
+
+/** A master and the replicas the plan gives it, as indexes into `BootstrapPlan.nodes`. */
+export interface ReplicaGroup {
+  master: number;
+  replicas: number[];
+}
+
+/** One host of a multi-host plan and what runs on it. */
+export interface HostPlan extends HostSpec {
+  /** Where its published ports bind (`bindAddress`, defaulting to `address`). */
+  bindAddress: string;
+  /** Names of the nodes on it (the standalone node lives on the first host). */
+  nodes: string[];
 }
 
 /** The one-shot job that forms the cluster. */
@@ -66,6 +91,15 @@ export interface BootstrapPlan {
   replicasPerMaster: number;
   /** Bound on the whole job, in seconds. */
   timeoutSec: number;
+  /**
+   * Multi-host plans only: the planned master -> replicas pairs, which the bootstrap enforces
+   * (redis-cli's own anti-affinity spreads by IP, not by this plan).
+   */
+  groups?: ReplicaGroup[];
+  /** Multi-host plans only: the host of each entry of `nodes`, for the placement check. */
+  nodeHosts?: string[];
+  /** Multi-host plans only: whether the placement check restores the spread (`restoreSpread`). */
+  restoreSpread?: boolean;
   /** The container command: `sh <BOOTSTRAP_SCRIPT_PATH>`. */
   command: string[];
   /** The script's text (see `renderBootstrapScript`). */
@@ -86,6 +120,8 @@ export interface TopologyPlan {
   standalone: NodePlan;
   clusterNodes: NodePlan[];
   bootstrap: BootstrapPlan;
+  /** Multi-host plans only (two or more `hosts`): each host and the nodes placed on it. */
+  hosts?: HostPlan[];
   /** Whether the nodes' data volumes stay when the stack is destroyed (`retainDataVolumes`). */
   retainDataVolumes: boolean;
   /** The outputs document, less the password (added by the realisation as a secret). */
@@ -173,12 +209,33 @@ export function planTopology(settings: StackSettings): TopologyPlan {
     });
   }
 
-  const internalSeeds: Endpoint[] = clusterNodes.map((n) => ({ host: n.ip, port: n.port }));
+  if (settings.minReplicasToWrite > 0) {
+    for (const node of clusterNodes) {
+      node.directives.push(
+        ["min-replicas-to-write", String(settings.minReplicasToWrite)],
+        ["min-replicas-max-lag", String(settings.minReplicasMaxLagSec)],
+      );
+    }
+  }
+  const multiHost = settings.hosts.length >= 2 ? placeOnHosts(settings, standalone, clusterNodes) : undefined;
+
+  // Across hosts, the nodes announce their hosts' addresses: those are what the bootstrap,
+  // the other nodes and every client use, so no natMap is needed.
+  const internalSeeds: Endpoint[] = multiHost
+    ? multiHost.announced.map((e) => ({ ...e }))
+    : clusterNodes.map((n) => ({ host: n.ip, port: n.port }));
   const bootstrap: BootstrapPlan = {
     name: `${prefix}-cluster-bootstrap`,
     nodes: internalSeeds.map((e) => ({ ...e })),
     replicasPerMaster: settings.replicasPerMaster,
     timeoutSec: settings.bootstrapTimeoutSec,
+    ...(multiHost
+      ? {
+          groups: multiHost.groups.map((g) => ({ master: g.master, replicas: [...g.replicas] })),
+          nodeHosts: clusterNodes.map((n) => n.host as string),
+          restoreSpread: settings.restoreSpread,
+        }
+      : {}),
     command: ["sh", BOOTSTRAP_SCRIPT_PATH],
     script: renderBootstrapScript({
       nodes: internalSeeds.map((e) => ({ ...e })),
@@ -189,9 +246,11 @@ export function planTopology(settings: StackSettings): TopologyPlan {
     }),
   };
 
-  const reachableHost = hostReachableAddress(settings.hostBindAddress);
+  const reachableHost = multiHost ? multiHost.hosts[0].address : hostReachableAddress(settings.hostBindAddress);
   const natMap: Record<string, Endpoint> = {};
-  for (const node of clusterNodes) natMap[`${node.ip}:${node.port}`] = { host: reachableHost, port: node.hostPort };
+  if (!multiHost) {
+    for (const node of clusterNodes) natMap[`${node.ip}:${node.port}`] = { host: reachableHost, port: node.hostPort };
+  }
 
   return {
     image: settings.image,
@@ -199,6 +258,7 @@ export function planTopology(settings: StackSettings): TopologyPlan {
     standalone,
     clusterNodes,
     bootstrap,
+    ...(multiHost ? { hosts: multiHost.hosts } : {}),
     retainDataVolumes: settings.retainDataVolumes,
     outputs: {
       schemaVersion: 1,
@@ -212,13 +272,85 @@ export function planTopology(settings: StackSettings): TopologyPlan {
         internalPort: standalone.port,
       },
       cluster: {
-        seeds: clusterNodes.map((n) => ({ host: reachableHost, port: n.hostPort })),
+        seeds: multiHost
+          ? multiHost.announced.map((e) => ({ ...e }))
+          : clusterNodes.map((n) => ({ host: reachableHost, port: n.hostPort })),
         internalSeeds,
         natMap,
         replicasPerMaster: settings.replicasPerMaster,
       },
     },
   };
+}
+
+/** Where each cluster node goes and which master each replica serves (see `planPlacement`). */
+export interface Placement {
+  /** `hostOf[i]`: index into the hosts of cluster node `i`. */
+  hostOf: number[];
+  groups: ReplicaGroup[];
+}
+
+/**
+ * Spreads `nodeCount` cluster nodes (masters first: nodes `0..M-1` are the masters, and master
+ * `g`'s replicas are nodes `M + g*r .. M + g*r + r-1`) over `hostCount` hosts so that no master
+ * shares a host with any of its replicas: group `g`'s k-th member goes to host `(g + k) mod H`,
+ * which are `r + 1` different hosts when `H >= r + 1`. Masters rotate over the hosts, so losing one
+ * host loses as few masters as possible. Throws when `H < r + 1`.
+ */
+export function planPlacement(nodeCount: number, replicasPerMaster: number, hostCount: number): Placement {
+  const groupSize = replicasPerMaster + 1;
+  if (hostCount < groupSize) {
+    throw new SettingError(
+      "redis-on-docker:hosts",
+      `redis-on-docker:hosts: ${hostCount} host(s) cannot keep each master apart from its ${replicasPerMaster} replica(s); ` +
+        `every master and its replicas need ${groupSize} different hosts`,
+    );
+  }
+  const masters = nodeCount / groupSize;
+  const hostOf: number[] = new Array<number>(nodeCount).fill(0);
+  const groups: ReplicaGroup[] = [];
+  for (let g = 0; g < masters; g++) {
+    hostOf[g] = g % hostCount;
+    const replicas: number[] = [];
+    for (let k = 1; k <= replicasPerMaster; k++) {
+      const index = masters + g * replicasPerMaster + (k - 1);
+      hostOf[index] = (g + k) % hostCount;
+      replicas.push(index);
+    }
+    groups.push({ master: g, replicas });
+  }
+  return { hostOf, groups };
+}
+
+/** Puts the nodes on their hosts: host, bind address, announced address and ports. */
+function placeOnHosts(
+  settings: StackSettings,
+  standalone: NodePlan,
+  clusterNodes: NodePlan[],
+): { hosts: HostPlan[]; groups: ReplicaGroup[]; announced: Endpoint[] } {
+  const { hostOf, groups } = planPlacement(clusterNodes.length, settings.replicasPerMaster, settings.hosts.length);
+  const hosts: HostPlan[] = settings.hosts.map((h) => ({ name: h.name, address: h.address, bindAddress: h.bindAddress ?? h.address, nodes: [] }));
+  standalone.host = hosts[0].name;
+  standalone.hostBindAddress = hosts[0].bindAddress;
+  hosts[0].nodes.push(standalone.name);
+  const announced: Endpoint[] = [];
+  clusterNodes.forEach((node, i) => {
+    const host = hosts[hostOf[i]];
+    node.host = host.name;
+    node.hostBindAddress = host.bindAddress;
+    node.hostBusPort = node.hostPort + CLUSTER_BUS_PORT_OFFSET;
+    node.directives.push(
+      ["cluster-announce-ip", host.address],
+      ["cluster-announce-port", String(node.hostPort)],
+      ["cluster-announce-bus-port", String(node.hostBusPort)],
+    );
+    host.nodes.push(node.name);
+    announced.push({ host: host.address, port: node.hostPort });
+  });
+  for (const group of groups) {
+    for (const r of group.replicas) clusterNodes[r].replicaOf = clusterNodes[group.master].name;
+  }
+  return { hosts, groups, announced };
 }
 
 function persistenceDirectives(persistence: Persistence): Array<[string, string]> {

@@ -13,6 +13,24 @@ export const PERSISTENCE_VALUES = Object.freeze(["none", "rdb", "aof"] as const)
 export type Persistence = (typeof PERSISTENCE_VALUES)[number];
 
 /**
+ * One Docker host of a multi-host stack. `address` is how the other hosts and the clients reach
+ * it: every node on it announces that address (`cluster-announce-ip`), so it must be an IP
+ * address (Redis 5's cluster bus carries no host names). The Pulumi component adds each host's
+ * `docker.Provider` alongside.
+ */
+export interface HostSpec {
+  /** Unique name, e.g. `host-a`; used in messages and in the placement. */
+  name: string;
+  /** IP address other hosts and clients reach this host at. */
+  address: string;
+  /**
+   * Address the host's published ports bind to. Default: `address` (a multi-host cluster must be
+   * reachable from the other hosts; firewall those ports to them and to the clients).
+   */
+  bindAddress?: string;
+}
+
+/**
  * The validated settings. Each field's doc is the one description of that setting: its first
  * paragraph is the "meaning" column of the README tables (test/topology/settingsDocs.test.ts
  * checks them) and `@defaultValue` must match `DEFAULT_SETTINGS`. `RedisOnDockerArgs` and the
@@ -92,6 +110,34 @@ export interface StackSettings {
    * @defaultValue `false`
    */
   retainDataVolumes: boolean;
+  /**
+   * The Docker hosts the cluster is spread over: a list of `{ name, address, bindAddress? }` (or
+   * its JSON text). Empty: one host, the single-host plan. With two or more, every master is placed
+   * on another host than each of its replicas, and every node announces its host's address and
+   * published ports.
+   * @defaultValue `[]`
+   */
+  hosts: HostSpec[];
+  /**
+   * `min-replicas-to-write` of every cluster node: a master refuses writes while fewer replicas
+   * than this are connected with a lag of at most `minReplicasMaxLagSec`, so a master cut off from
+   * its replicas stops accepting writes that its replacement would lose. 0 is off (Redis' default):
+   * an isolated master accepts writes until it notices the cut (`cluster-node-timeout`).
+   * @defaultValue `0`
+   */
+  minReplicasToWrite: number;
+  /**
+   * `min-replicas-max-lag` in s (see `minReplicasToWrite`).
+   * @defaultValue `10`
+   */
+  minReplicasMaxLagSec: number;
+  /**
+   * Restore the hosts spread after failovers: when the bootstrap's healing path (or `redis-local
+   * placement --restore`) finds a master sharing a host with one of its replicas, it makes the
+   * planned master's node master again with `CLUSTER FAILOVER`. False: the check only reports.
+   * @defaultValue `false`
+   */
+  restoreSpread: boolean;
 }
 
 /** Settings that can be left out, with the value used then (the only place defaults are stated). */
@@ -108,6 +154,10 @@ export const DEFAULT_SETTINGS: Readonly<Omit<StackSettings, "password">> = Objec
   namePrefix: "redis",
   bootstrapTimeoutSec: 60,
   retainDataVolumes: false,
+  hosts: [] as HostSpec[],
+  minReplicasToWrite: 0,
+  minReplicasMaxLagSec: 10,
+  restoreSpread: false,
 });
 
 export type SettingKey = keyof StackSettings;
@@ -127,6 +177,10 @@ const KEY_ORDER: { readonly [K in SettingKey]-?: true } = {
   namePrefix: true,
   bootstrapTimeoutSec: true,
   retainDataVolumes: true,
+  hosts: true,
+  minReplicasToWrite: true,
+  minReplicasMaxLagSec: true,
+  restoreSpread: true,
 };
 /** Every setting key (config key without the `redis-on-docker:` namespace). */
 export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(KEY_ORDER) as SettingKey[]);
@@ -135,6 +189,9 @@ export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(KEY
 export const GATEWAY_OFFSET = 1;
 export const STANDALONE_IP_OFFSET = 10;
 export const FIRST_NODE_IP_OFFSET = 11;
+
+/** A node's cluster bus port is its client port + this (Redis 5 has no `cluster-port` to change it). */
+export const CLUSTER_BUS_PORT_OFFSET = 10000;
 
 /** Redis 5's `CONFIG_AUTHPASS_MAX_LEN`: longer `requirepass` values make redis-server refuse its config. */
 export const MAX_PASSWORD_BYTES = 512;
@@ -258,6 +315,31 @@ export function validateStackSettings(
   }
 
   const retainDataVolumes = v.boolean("retainDataVolumes", DEFAULT_SETTINGS.retainDataVolumes);
+  const hosts = v.hosts();
+  if (hosts.length >= 2 && hosts.length < groupSize) {
+    v.fail(
+      "hosts",
+      `${hosts.length} hosts cannot keep each master apart from its ${replicasPerMaster} replica(s): ` +
+        `every master and its replicas need ${groupSize} different hosts (add hosts, or lower redis-on-docker:replicasPerMaster)`,
+    );
+  }
+  // Across hosts every node publishes its cluster bus port too: client port + 10000, as Redis derives it.
+  if (hosts.length >= 2 && hostPortBase + clusterNodes + CLUSTER_BUS_PORT_OFFSET > 65535) {
+    v.fail(
+      "hostPortBase",
+      `${hostPortBase} leaves no room for the cluster bus ports of ${hostPortBase + 1}..${hostPortBase + clusterNodes} ` +
+        `(client port + ${CLUSTER_BUS_PORT_OFFSET}, so ${hostPortBase + clusterNodes + CLUSTER_BUS_PORT_OFFSET} must stay <= 65535)`,
+    );
+  }
+  const minReplicasToWrite = v.integer("minReplicasToWrite", DEFAULT_SETTINGS.minReplicasToWrite, 0, 100);
+  if (minReplicasToWrite > replicasPerMaster) {
+    v.fail(
+      "minReplicasToWrite",
+      `${minReplicasToWrite} is more than the ${replicasPerMaster} replica(s) per master (redis-on-docker:replicasPerMaster): every master would refuse every write`,
+    );
+  }
+  const minReplicasMaxLagSec = v.integer("minReplicasMaxLagSec", DEFAULT_SETTINGS.minReplicasMaxLagSec, 1, 3600);
+  const restoreSpread = v.boolean("restoreSpread", DEFAULT_SETTINGS.restoreSpread);
 
   const settings: StackSettings = {
     image,
@@ -272,6 +354,10 @@ export function validateStackSettings(
     namePrefix,
     bootstrapTimeoutSec,
     retainDataVolumes,
+    hosts,
+    minReplicasToWrite,
+    minReplicasMaxLagSec,
+    restoreSpread,
   };
   if (password !== undefined) settings.password = password;
   return settings;
@@ -315,6 +401,50 @@ class Validator {
     if (value === "true") return true;
     if (value === "false") return false;
     return this.fail(key, `must be true or false, got ${describe(value)}`);
+  }
+
+  /** The hosts list: a list of `{ name, address, bindAddress? }`, or its JSON text (Pulumi config strings). */
+  hosts(): HostSpec[] {
+    let value = this.values.get("hosts");
+    if (value === undefined) return [];
+    if (typeof value === "string") {
+      try {
+        value = JSON.parse(value) as unknown;
+      } catch {
+        return this.fail("hosts", "must be a list of { name, address, bindAddress? } (or its JSON text); the text is not JSON");
+      }
+    }
+    if (!Array.isArray(value)) return this.fail("hosts", `must be a list of { name, address, bindAddress? }, got ${describe(value)}`);
+    const hosts: HostSpec[] = [];
+    const names = new Set<string>();
+    const addresses = new Set<string>();
+    value.forEach((entry: unknown, index) => {
+      const at = `entry ${index + 1}`;
+      if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+        this.fail("hosts", `${at} must be { name, address, bindAddress? }, got ${describe(entry)}`);
+      }
+      const record = entry as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        // `provider` is the Pulumi component's (a docker.Provider per host), not the plan's.
+        if (!["name", "address", "bindAddress", "provider"].includes(key)) this.fail("hosts", `${at} has an unknown field ${JSON.stringify(key)}; known fields are name, address, bindAddress`);
+      }
+      const { name, address, bindAddress } = record;
+      if (typeof name !== "string" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,39}$/.test(name)) {
+        this.fail("hosts", `${at}: name must be 1-40 characters of [a-zA-Z0-9_.-], starting with a letter or digit, got ${describe(name)}`);
+      }
+      if (names.has(name)) this.fail("hosts", `${at}: name ${JSON.stringify(name)} is used twice`);
+      if (typeof address !== "string" || isIP(address) === 0) {
+        this.fail("hosts", `${at} (${name}): address must be an IP address that the other hosts and the clients reach it at (Redis 5 announces no host names), got ${describe(address)}`);
+      }
+      if (addresses.has(address)) this.fail("hosts", `${at} (${name}): address ${address} is used by another host`);
+      if (bindAddress !== undefined && (typeof bindAddress !== "string" || isIP(bindAddress) === 0)) {
+        this.fail("hosts", `${at} (${name}): bindAddress must be an IP address, got ${describe(bindAddress)}`);
+      }
+      names.add(name);
+      addresses.add(address);
+      hosts.push(bindAddress === undefined ? { name, address } : { name, address, bindAddress: bindAddress as string });
+    });
+    return hosts;
   }
 
   /** The password, never shown: messages describe what is wrong with it, not what it is. */

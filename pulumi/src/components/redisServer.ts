@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DAEMON_FILLED_CONTAINER_INPUTS } from "./daemonDefaults";
-import { CONTAINER_CONFIG_PATH, CONTAINER_DATA_DIR, renderRedisConf, type NodePlan } from "@redis-on-docker/topology";
+import { CLUSTER_BUS_PORT_OFFSET, CONTAINER_CONFIG_PATH, CONTAINER_DATA_DIR, renderRedisConf, type NodePlan } from "@redis-on-docker/topology";
 
 /** How long Docker waits between healthchecks, and how long `pulumi up` waits for a node to be healthy. */
 export const HEALTHCHECK = { interval: "2s", timeout: "2s", retries: 15, startPeriod: "2s" } as const;
@@ -52,7 +52,14 @@ export class RedisServer extends pulumi.ComponentResource {
         image: args.imageId,
         command: node.command,
         networksAdvanced: [{ name: args.networkName, ipv4Address: node.ip, aliases: [node.name] }],
-        ports: [{ internal: node.port, external: node.hostPort, ip: node.hostBindAddress, protocol: "tcp" }],
+        ports: [
+          { internal: node.port, external: node.hostPort, ip: node.hostBindAddress, protocol: "tcp" },
+          // Across hosts the other nodes reach this one's cluster bus at its host's address: publish it
+          // too (the port it announces with cluster-announce-bus-port). On one host they meet on the network.
+          ...(node.hostBusPort === undefined
+            ? []
+            : [{ internal: node.port + CLUSTER_BUS_PORT_OFFSET, external: node.hostBusPort, ip: node.hostBindAddress, protocol: "tcp" }]),
+        ],
         healthcheck: { tests: node.healthcheck, ...HEALTHCHECK },
         restart: "unless-stopped",
         // redis-server drops to the `redis` user in the official image, so the file must be world-readable inside the container.

@@ -1,0 +1,466 @@
+#!/bin/sh
+# Redis Cluster bootstrap (@redis-on-docker/topology). Runs under dash and busybox sh.
+# Waits for every node to answer PING, creates the cluster unless it is already formed,
+# then waits until every node reports cluster_state:ok, every replica has synced, and every
+# node's CLUSTER NODES agrees on the masters and replicas. Safe to run again.
+#
+# Not run on its own: renderBootstrapScript (bootstrapScript.ts) puts these settings, as
+# shell assignments, in front of this text:
+#   NODES                 node addresses (host:port, space-separated), masters first
+#   NODE_COUNT            how many addresses NODES holds
+#   REPLICAS              replicas per master (--cluster-replicas)
+#   NODE_TIMEOUT_MS       the planned cluster-node-timeout, set back at the end; empty: left alone
+#   FORMATION_TIMEOUT_MS  cluster-node-timeout while a fresh cluster forms
+#   TIMEOUT_SEC           one deadline for the whole job
+#   PASSWORD_FILE         a file holding the password; missing or empty: no password
+#   LINE_MAX              longest line the job writes (bytes)
+set -u
+for setting in NODES NODE_COUNT REPLICAS NODE_TIMEOUT_MS FORMATION_TIMEOUT_MS TIMEOUT_SEC PASSWORD_FILE LINE_MAX; do
+  eval "[ -n \"\${$setting+set}\" ]" || { echo "bootstrap: ERROR: $setting is not set (renderBootstrapScript sets it)" >&2; exit 2; }
+done
+MASTERS=$(( NODE_COUNT / (REPLICAS + 1) ))
+
+# Every line at most LINE_MAX bytes: whoever keeps the job's output line by line (the Docker
+# provider reads it with a 64 KiB line scanner and exits beyond that) gets short lines.
+log() { printf 'bootstrap: %s\n' "$*" | cut -b "1-$LINE_MAX"; }
+fail() { printf 'bootstrap: ERROR: %s\n' "$*" | cut -b "1-$LINE_MAX" >&2; exit 1; }
+
+# The password goes to redis-cli through the environment only (redis-cli >= 5.0.3).
+if [ -s "$PASSWORD_FILE" ]; then
+  REDISCLI_AUTH=$(cat "$PASSWORD_FILE") || fail "cannot read the password file $PASSWORD_FILE"
+  export REDISCLI_AUTH
+  log "using the password from $PASSWORD_FILE"
+fi
+
+DEADLINE=$(( $(date +%s) + TIMEOUT_SEC ))
+remaining() { echo $(( DEADLINE - $(date +%s) )); }
+expired() { [ "$(remaining)" -le 0 ]; }
+pause() { sleep 0.1 2>/dev/null || sleep 1; }
+
+# A bound for each redis-cli call: GNU coreutils / new busybox, old busybox, or none at all.
+if timeout 1 true >/dev/null 2>&1; then TIMEOUT_CMD='timeout'
+elif timeout -t 1 true >/dev/null 2>&1; then TIMEOUT_CMD='timeout -t'
+else TIMEOUT_CMD=''; log "no timeout command: calls to redis-cli are not bounded individually"
+fi
+# Sets CALL, the prefix that bounds the next calls by min(2 s, time left).
+bound_calls() {
+  CALL=''
+  [ -n "$TIMEOUT_CMD" ] || return 0
+  secs=$(remaining)
+  [ "$secs" -gt 2 ] && secs=2
+  [ "$secs" -lt 1 ] && secs=1
+  CALL="$TIMEOUT_CMD $secs"
+}
+# rcli ADDRESS ARGS...: the reply (or the error) on stdout. CALL is unquoted on purpose.
+rcli() {
+  addr=$1; shift
+  $CALL redis-cli -h "${addr%:*}" -p "${addr##*:}" "$@" 2>&1
+}
+
+# Log lines stay printable ASCII and short: redis-cli colours its output on a TTY (the Docker
+# job has one), and whoever keeps the job's output (the Pulumi engine) wants plain UTF-8 lines.
+ESC=$(printf '\033')
+safe_lines() { tr -d '\r' | sed "s/${ESC}\[[0-9;]*[A-Za-z]//g" | tr -cd '\11\12\40-\176' | cut -c1-400; }
+
+# ---- Healing a partly formed cluster ---------------------------------------------------
+# Some nodes serve slots, others came back new (they know only themselves, e.g. recreated
+# without their data volume). The formed nodes still remember the replaced nodes under their
+# old ids: those are forgotten on every formed node (CLUSTER FORGET), then each new node meets
+# the cluster and replicates a master that lacks a replica. Bounded by the job's deadline.
+# A replaced node whose old id still owns slots (its replica never took over) cannot be healed
+# without choosing which data to keep: that fails, naming the node and the manual step.
+
+# report_due: true once every 3 s of a wait (after last_report was set), for "still waiting" lines.
+report_due() {
+  [ $(( $(date +%s) - last_report )) -ge 3 ] || return 1
+  last_report=$(date +%s)
+}
+# cluster_nodes ADDR: that node's CLUSTER NODES without CRs.
+cluster_nodes() { bound_calls; rcli "$1" CLUSTER NODES | tr -d '\r'; }
+# cluster_info_field ADDR FIELD: one field of CLUSTER INFO.
+cluster_info_field() { bound_calls; rcli "$1" CLUSTER INFO | tr -d '\r' | sed -n "s/^$2:\(.*\)$/\1/p"; }
+# word N WORDS...: the Nth word.
+word() { n=$1; shift; eval "printf '%s' \"\${$n:-}\""; }
+
+heal_partial_cluster() {
+  # The node id at each planned address; an id the cluster knows that is not among them is stale.
+  CURRENT_IDS=''; NEW_ADDRS=''; FORMED_ADDRS=''
+  for addr in $NODES; do
+    bound_calls
+    id=$(rcli "$addr" CLUSTER MYID | tr -d '\r')
+    case $id in ''|*[!0-9a-f]*) fail "node $addr did not give its node id (CLUSTER MYID: $id)" ;; esac
+    CURRENT_IDS="$CURRENT_IDS $id"
+    if [ "$(cluster_info_field "$addr" cluster_known_nodes)" = 1 ] && [ "$(cluster_info_field "$addr" cluster_slots_assigned)" = 0 ]; then
+      NEW_ADDRS="$NEW_ADDRS $addr"
+    else
+      FORMED_ADDRS="$FORMED_ADDRS $addr"
+    fi
+  done
+  log "heal: formed:$FORMED_ADDRS; new:$NEW_ADDRS"
+
+  # An anchor: a formed node that sees every slot served (a failover may still be running).
+  ANCHOR=''
+  while [ -z "$ANCHOR" ]; do
+    for addr in $FORMED_ADDRS; do
+      if [ "$(cluster_info_field "$addr" cluster_state)" = ok ]; then ANCHOR=$addr; break; fi
+    done
+    [ -n "$ANCHOR" ] && break
+    expired && fail "cannot heal: no formed node reports cluster_state:ok within ${TIMEOUT_SEC}s (slots are not all served); check the nodes with redis-cli CLUSTER NODES"
+    pause
+  done
+  log "heal: $ANCHOR serves as the reference view"
+
+  # Stale ids: wait while an old master's failover runs; a stale master that still owns slots
+  # and is not even marked failed will never be failed over (its address now answers with the
+  # new node's id), so that is the manual case.
+  while :; do
+    STALE=''; BLOCKED=''
+    nodes=$(cluster_nodes "$ANCHOR")
+    while read -r line; do
+      [ -n "$line" ] || continue
+      # shellcheck disable=SC2086
+      set -- $line
+      id=$1; addr_field=$2; flags=$3
+      case " $CURRENT_IDS " in *" $id "*) continue ;; esac
+      if [ $# -gt 8 ] && case ",$flags," in *,master,*) true ;; *) false ;; esac; then
+        case ",$flags," in
+          *,fail,*) BLOCKED="$BLOCKED $id" ;;
+          *) fail "cannot heal: a node came back empty, but its old id $id ($addr_field, flags $flags) still owns slots $(shift 8; echo "$*") and no replica took over. Promote its replica by hand (redis-cli -h <replica> CLUSTER FAILOVER TAKEOVER; the slots keep what that replica holds), then run the bootstrap again (pulumi up)" ;;
+        esac
+        continue
+      fi
+      STALE="$STALE $id"
+    done <<EOF_NODES
+$nodes
+EOF_NODES
+    [ -z "$BLOCKED" ] && break
+    expired && fail "cannot heal: the failed master(s)$BLOCKED still own slots after ${TIMEOUT_SEC}s; their replicas did not take over. Promote a replica by hand (redis-cli -h <replica> CLUSTER FAILOVER TAKEOVER), then run the bootstrap again"
+    log "heal: waiting for the failover of$BLOCKED"
+    pause
+  done
+
+  # FORGET on every formed node: each keeps a forgotten id banned for 60 s, so gossip from a
+  # node that still knows it cannot bring it back while the others catch up.
+  for id in $STALE; do
+    for addr in $FORMED_ADDRS; do
+      bound_calls
+      reply=$(rcli "$addr" CLUSTER FORGET "$id" | tr -d '\r')
+      case $reply in
+        OK|*"Unknown node"*) ;;
+        *) fail "cannot heal: CLUSTER FORGET $id on $addr answered: $reply" ;;
+      esac
+    done
+    log "heal: forgot the stale node id $id on every formed node"
+  done
+
+  # Each new node: meet the cluster, then replicate the first master that lacks a replica.
+  ASSIGNED=''
+  for new in $NEW_ADDRS; do
+    nodes=$(cluster_nodes "$ANCHOR")
+    master=''
+    while read -r line; do
+      [ -n "$line" ] || continue
+      # shellcheck disable=SC2086
+      set -- $line
+      [ $# -gt 8 ] || continue
+      case ",$3," in *,master,*) ;; *) continue ;; esac
+      case ",$3," in *,fail,*|*,fail\?,*|*,noaddr,*|*,handshake,*) continue ;; esac
+      candidate=$1
+      replicas=0
+      while read -r other; do
+        # shellcheck disable=SC2086
+        [ "$(word 4 $other)" = "$candidate" ] && replicas=$((replicas + 1))
+      done <<EOF_REPLICAS
+$nodes
+EOF_REPLICAS
+      for assigned in $ASSIGNED; do [ "$assigned" = "$candidate" ] && replicas=$((replicas + 1)); done
+      if [ "$replicas" -lt "$REPLICAS" ]; then master=$candidate; break; fi
+    done <<EOF_MASTERS
+$nodes
+EOF_MASTERS
+    [ -n "$master" ] || fail "cannot heal: node $new is new but no master lacks a replica in the view of $ANCHOR; reset it (redis-cli -h ${new%:*} -p ${new##*:} CLUSTER RESET HARD) and check the planned shape"
+
+    bound_calls
+    reply=$(rcli "$new" CLUSTER MEET "${ANCHOR%:*}" "${ANCHOR##*:}" | tr -d '\r')
+    [ "$reply" = OK ] || fail "cannot heal: CLUSTER MEET from $new to $ANCHOR answered: $reply"
+    log "heal: $new met the cluster through $ANCHOR; making it a replica of $master"
+    # REPLICATE needs the master known to the new node, which gossip brings within a few beats.
+    while :; do
+      bound_calls
+      reply=$(rcli "$new" CLUSTER REPLICATE "$master" | tr -d '\r')
+      [ "$reply" = OK ] && break
+      expired && fail "cannot heal: node $new could not become a replica of $master within ${TIMEOUT_SEC}s (last reply: $reply); add it by hand: redis-cli -h ${new%:*} -p ${new##*:} CLUSTER REPLICATE $master"
+      pause
+    done
+    ASSIGNED="$ASSIGNED $master"
+    log "heal: $new is now a replica of $master"
+  done
+  log "heal: done; waiting for every node to agree"
+}
+
+# ---- Re-introducing nodes whose addresses changed ---------------------------------------
+# Each node keeps its peers' addresses in nodes.conf (on its volume). When the nodes come back
+# at other addresses (a new subnet or static IPs, other ports), every node still calls its peers
+# at the old ones and none reaches another: the cluster stays down. A CLUSTER MEET to the new
+# address of a node it knows makes the meeting node update that node's address (Redis 5.0's
+# clusterProcessPacket: the handshake's PONG comes from a known id -> nodeUpdateAddressIfNeeded,
+# which also re-points a replica at its moved master), and an incoming MEET makes a node learn
+# its own new address. So when a formed node lists a peer at an address outside the plan, every
+# formed node meets every other formed node's planned address. Nodes that came back empty are
+# left to the heal below.
+
+# unplanned_peers ADDRS...: the peer addresses (ip:port) these nodes list that are not planned.
+unplanned_peers() {
+  for addr in "$@"; do
+    cluster_nodes "$addr" | while read -r id peer flags rest; do
+      case $id in ''|*[!0-9a-f]*) continue ;; esac
+      case ",$flags," in *,myself,*) continue ;; esac
+      peer=${peer%@*}
+      case " $NODES " in *" $peer "*) ;; *) printf '%s\n' "$peer" ;; esac
+    done
+  done | sort -u | tr '\n' ' '
+}
+
+reintroduce_moved_nodes() {
+  FORMED_NOW=''
+  for addr in $NODES; do
+    known=$(cluster_info_field "$addr" cluster_known_nodes)
+    case $known in ''|1) ;; *) FORMED_NOW="$FORMED_NOW $addr" ;; esac
+  done
+  [ -n "$FORMED_NOW" ] || return 0
+  # shellcheck disable=SC2086
+  moved=$(unplanned_peers $FORMED_NOW)
+  [ -n "$moved" ] || return 0
+  log "nodes list peers at addresses outside the plan: $moved"
+  log "re-introducing: every formed node meets every planned address of the others:$FORMED_NOW"
+  for addr in $FORMED_NOW; do
+    for other in $FORMED_NOW; do
+      [ "$other" = "$addr" ] && continue
+      bound_calls
+      reply=$(rcli "$addr" CLUSTER MEET "${other%:*}" "${other##*:}" | tr -d '\r')
+      [ "$reply" = OK ] || fail "CLUSTER MEET $other from $addr answered: $reply"
+    done
+  done
+  # The handshakes finish within a few cluster cron ticks; the waits below judge the result.
+  log "re-introduced the nodes at their planned addresses"
+}
+
+# repoint_replica ADDR INFO_REPLICATION: a replica may have learnt its master's new address by
+# gossip, which (unlike the MEET handshake) does not re-point its replication link; it then
+# keeps syncing from the old address. CLUSTER REPLICATE <its master> again re-points it.
+repoint_replica() {
+  host=$(printf '%s\n' "$2" | sed -n 's/^master_host:\(.*\)$/\1/p')
+  port=$(printf '%s\n' "$2" | sed -n 's/^master_port:\(.*\)$/\1/p')
+  view=$(cluster_nodes "$1")
+  master=$(printf '%s\n' "$view" | awk '$3 ~ /myself/ { print $4 }')
+  case $master in ''|-|*[!0-9a-f]*) return 0 ;; esac
+  maddr=$(printf '%s\n' "$view" | awk -v id="$master" '$1 == id { sub(/@.*/, "", $2); print $2 }')
+  case $maddr in ''|:*) return 0 ;; esac
+  [ "$maddr" != "$host:$port" ] || return 0
+  bound_calls
+  reply=$(rcli "$1" CLUSTER REPLICATE "$master" | tr -d '\r')
+  log "replica $1 synced from $host:$port, its master is now at $maddr: CLUSTER REPLICATE answered $reply"
+}
+
+# set_node_timeout MS: CONFIG SET cluster-node-timeout on every node; returns 1 (with a log
+# line) when a node refuses, e.g. because CONFIG is renamed away.
+set_node_timeout() {
+  bound_calls
+  for addr in $NODES; do
+    reply=$(rcli "$addr" CONFIG SET cluster-node-timeout "$1" | tr -d '\r')
+    [ "$reply" = OK ] || { log "node $addr refused CONFIG SET cluster-node-timeout $1: $reply"; return 1; }
+  done
+}
+
+# 1. Every node answers PING.
+for addr in $NODES; do
+  log "waiting for $addr to answer PING"
+  while :; do
+    bound_calls
+    reply=$(rcli "$addr" PING)
+    case $reply in *PONG) break ;; esac
+    expired && fail "node $addr did not answer PING within ${TIMEOUT_SEC}s (last reply: ${reply:-none})"
+    pause
+  done
+done
+log "all $NODE_COUNT nodes answer PING"
+
+# 1b. Nodes that kept their nodes.conf but moved (new addresses) meet each other again.
+reintroduce_moved_nodes
+
+# 2. Survey: per node, its cluster_state, known nodes and assigned slots.
+#    Sets FRESH (nodes that know only themselves and serve no slots), FORMED (nodes that know
+#    others and see slots assigned), READY (nodes with
+#    cluster_state:ok that know all NODE_COUNT nodes), SILENT (nodes that gave no usable
+#    answer this time, e.g. a call that ran out of time) and REPORT (one line per node).
+survey() {
+  FRESH=0; FORMED=0; READY=0; SILENT=0; REPORT=''
+  bound_calls
+  for addr in $NODES; do
+    info=$(rcli "$addr" CLUSTER INFO)
+    # One sed for the three fields; the captures stop short of the reply's CRs.
+    fields=$(printf '%s\n' "$info" | sed -n \
+      -e 's/^cluster_state:\([a-z]*\).*/state=\1/p' \
+      -e 's/^cluster_known_nodes:\([0-9]*\).*/known=\1/p' \
+      -e 's/^cluster_slots_assigned:\([0-9]*\).*/slots=\1/p')
+    state=''; known=''; slots=''
+    for kv in $fields; do
+      case $kv in
+        state=*) state=${kv#state=} ;;
+        known=*) known=${kv#known=} ;;
+        slots=*) slots=${kv#slots=} ;;
+      esac
+    done
+    if [ -z "$state" ]; then
+      reply=$(printf '%s' "${info:-no reply}" | tr -d '\r')
+      case $reply in
+        *"cluster support disabled"*) fail "node $addr is not a cluster node: $reply (start it with cluster-enabled yes)" ;;
+      esac
+      SILENT=$((SILENT + 1))
+      REPORT="$REPORT
+  $addr no answer to CLUSTER INFO: $reply"
+      continue
+    fi
+    [ "$known" = 1 ] && [ "$slots" = 0 ] && FRESH=$((FRESH + 1))
+    [ "$known" != 1 ] && [ -n "$slots" ] && [ "$slots" != 0 ] && FORMED=$((FORMED + 1))
+    [ "$state" = ok ] && [ "$known" = "$NODE_COUNT" ] && READY=$((READY + 1))
+    REPORT="$REPORT
+  $addr cluster_state:$state known_nodes:$known slots_assigned:$slots"
+  done
+}
+
+# Decide only on a survey where every node answered.
+while survey; [ "$SILENT" -gt 0 ]; do
+  expired && fail "not every node answered CLUSTER INFO within ${TIMEOUT_SEC}s:$REPORT"
+  pause
+done
+if [ "$READY" -eq "$NODE_COUNT" ]; then
+  log "cluster already formed (every node reports cluster_state:ok and knows $NODE_COUNT nodes); skipping create"
+elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
+  log "creating the cluster: redis-cli --cluster create $NODES --cluster-replicas $REPLICAS --cluster-yes"
+  # --cluster-yes answers the prompt; the piped "yes" covers redis-cli builds that still ask.
+  # shellcheck disable=SC2086 # NODES is a word list on purpose
+  left=$(remaining)
+  [ "$left" -ge 1 ] || fail "no time left for redis-cli --cluster create within ${TIMEOUT_SEC}s"
+  if [ -n "$NODE_TIMEOUT_MS" ] && set_node_timeout "$FORMATION_TIMEOUT_MS"; then
+    log "forming with cluster-node-timeout $FORMATION_TIMEOUT_MS ms (faster gossip); $NODE_TIMEOUT_MS ms is set back when ready"
+  fi
+  left=$(remaining)
+  CALL=''
+  [ -n "$TIMEOUT_CMD" ] && CALL="$TIMEOUT_CMD $left"
+  out=$(echo yes | $CALL redis-cli --cluster create $NODES --cluster-replicas "$REPLICAS" --cluster-yes 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | safe_lines
+  if [ "$rc" -eq 0 ]; then
+    log "redis-cli --cluster create succeeded"
+  else
+    fail "redis-cli --cluster create failed (exit $rc; its messages are above)"
+  fi
+elif [ "$FORMED" -gt 0 ] && [ "$FRESH" -gt 0 ] && [ $((FORMED + FRESH)) -eq "$NODE_COUNT" ]; then
+  log "cluster is partially formed: $FORMED node(s) serve slots, $FRESH came back new; healing it:$REPORT"
+  heal_partial_cluster
+else
+  log "cluster is partially formed; not re-creating it, waiting for it to settle:$REPORT"
+fi
+
+# 3. Every node reports cluster_state:ok (CLUSTERDOWN for a while after create is normal).
+log "waiting for cluster_state:ok on all $NODE_COUNT nodes"
+last_report=$(date +%s)
+while :; do
+  survey
+  if [ "$READY" -eq "$NODE_COUNT" ]; then
+    log "all $NODE_COUNT nodes report cluster_state:ok"
+    break
+  fi
+  expired && fail "cluster not ready within ${TIMEOUT_SEC}s ($READY of $NODE_COUNT nodes ready):$REPORT"
+  report_due && log "still waiting ($READY of $NODE_COUNT nodes ready):$REPORT"
+  pause
+done
+
+# 4. Every replica has finished its first sync (master_link_status:up): before that a master
+#    that dies has no replica able to take over, so the cluster is not yet what was asked for.
+for addr in $NODES; do
+  while :; do
+    bound_calls
+    repl=$(rcli "$addr" INFO replication | tr -d '\r')
+    case $repl in
+      *role:master*) break ;;
+      *master_link_status:up*) break ;;
+    esac
+    repoint_replica "$addr" "$repl"
+    expired && fail "replica $addr has not synced with its master within ${TIMEOUT_SEC}s: $(printf '%s' "$repl" | grep -E '^(role|master_host|master_port|master_link_status):' | tr '\n' ' ')"
+    pause
+  done
+done
+log "all $NODE_COUNT nodes report cluster_state:ok, every replica is in sync"
+
+# 5. Every node's view agrees. Right after the create, nodes learn each other's roles by gossip
+#    (up to cluster-node-timeout/2): until then some list replicas as masters without slots, and
+#    a client or probe reading the topology from them sees a cluster without replicas.
+#    node_view ADDRESS prints the node's CLUSTER NODES as one canonical line ("view <sorted
+#    id:role:slots-or-master ...>") or "problem <what is wrong>" and a readable summary.
+node_view() {
+  cluster_nodes "$1" | awk -v nodes="$NODE_COUNT" -v masters="$MASTERS" -v replicas="$REPLICAS" '
+    NF >= 8 && $1 ~ /^[0-9a-f]+$/ {
+      n++; id[n] = $1; addr[$1] = $2; sub(/@.*/, "", addr[$1])
+      flags = "," $3 ","
+      if (flags ~ /,(handshake|fail\?|fail|noaddr),/) bad = bad " " addr[$1] "(" $3 ")"
+      if (flags ~ /,master,/) {
+        m++; count = 0; ranges = ""
+        for (i = 9; i <= NF; i++) {
+          if ($i ~ /^\[/) continue   # a slot being migrated or imported
+          ranges = ranges (ranges == "" ? "" : ",") $i
+          if (split($i, r, "-") == 2) count += r[2] - r[1] + 1; else count++
+        }
+        if (count == 0) bad = bad " " addr[$1] "(master without slots)"
+        slots += count; key[n] = $1 ":M:" ranges; role[$1] = "M"
+      } else if (flags ~ /,slave,/) {
+        s++; key[n] = $1 ":R:" $4; master_of[$1] = $4; role[$1] = "R"
+      } else bad = bad " " addr[$1] "(no role: " $3 ")"
+    }
+    END {
+      for (x in master_of) {
+        if (role[master_of[x]] != "M") bad = bad " " addr[x] "(replica of unknown master " substr(master_of[x], 1, 8) ")"
+        else followers[master_of[x]]++
+      }
+      for (x in role) if (role[x] == "M" && followers[x] < replicas) bad = bad " " addr[x] "(master with " followers[x] + 0 " of " replicas " replicas)"
+      if (n != nodes) bad = bad " lists " n " of " nodes " nodes;"
+      if (m != masters) bad = bad " lists " m " masters, not " masters ";"
+      if (slots != 16384) bad = bad " masters serve " slots " of 16384 slots;"
+      # Canonical form: the entries sorted (insertion sort: a handful of lines).
+      for (i = 2; i <= n; i++) { v = key[i]; j = i - 1; while (j > 0 && key[j] > v) { key[j + 1] = key[j]; j-- }; key[j + 1] = v }
+      line = "view"; for (i = 1; i <= n; i++) line = line " " key[i]
+      ms = ""; rs = ""
+      for (x in role) {
+        if (role[x] == "M") ms = ms " " addr[x]
+        else rs = rs " " addr[x] "->" (master_of[x] in addr ? addr[master_of[x]] : substr(master_of[x], 1, 8))
+      }
+      summary = "masters" ms "; replicas" rs
+      if (bad != "") print "problem|" substr(bad, 2) " [" summary "]"; else print line "|" summary
+    }'
+}
+log "waiting until every node's CLUSTER NODES agrees on $MASTERS masters and their replicas"
+last_report=$(date +%s)
+while :; do
+  AGREED=''; VIEWS=''; DIFFER=0
+  for addr in $NODES; do
+    view=$(node_view "$addr")
+    canonical=${view%%|*}
+    case $view in
+      view*) [ -z "$AGREED" ] && AGREED=$canonical
+             [ "$canonical" = "$AGREED" ] || DIFFER=1 ;;
+      *) DIFFER=1 ;;
+    esac
+    VIEWS="$VIEWS
+  $addr sees ${view:+${view#*|}}${view:-no answer to CLUSTER NODES}"
+  done
+  [ "$DIFFER" -eq 0 ] && [ -n "$AGREED" ] && break
+  expired && fail "the nodes did not agree on the cluster's masters and replicas within ${TIMEOUT_SEC}s:$VIEWS"
+  report_due && log "still waiting for every node to agree:$VIEWS"
+  pause
+done
+if [ -n "$NODE_TIMEOUT_MS" ]; then
+  set_node_timeout "$NODE_TIMEOUT_MS" || fail "could not set cluster-node-timeout back to $NODE_TIMEOUT_MS ms on every node (see above)"
+fi
+log "cluster ready: every node reports cluster_state:ok and lists the same $MASTERS masters and their replicas; every replica is in sync"
+exit 0
