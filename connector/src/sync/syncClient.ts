@@ -11,7 +11,8 @@ import type { ConnectorConfig } from "../config/types";
 import { movedMessagesIn } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
 import { METHOD_INDEX, METHOD_NAMES, REFUSED_COMMANDS, commandNameText, isCallMethod, refuseUnservable, subscriberModeRefused } from "./commands";
-import { SyncClientClosedError, facadeTimeout, makeErrorReviver } from "./errors";
+import { makeErrorReviver } from "./errorRevival";
+import { SyncClientClosedError, facadeTimeout } from "./syncErrors";
 import { DELEGATE, FastLane, LaneGoneError } from "./fastLane";
 import { redirectedReads } from "./redirectedReads";
 import {
