@@ -12,7 +12,7 @@ import { connectionFailureText, isFinalStartupError } from "../client/connection
 import { scheduleDiagnosis } from "../client/diagnose";
 import { learnSlotOwnersFromMovedMessages } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
-import { METHOD_NAMES } from "./commands";
+import { METHOD_NAMES, type MethodIndex } from "./commands";
 import { recordSources } from "../config/provenance";
 import { natMappedHostKey } from "../endpoint";
 import { IOREDIS_TIMEOUT_MESSAGE } from "../errors";
@@ -40,6 +40,7 @@ import {
   STATUS_THROW,
   STATUS_VALUE,
   type BatchEntry,
+  type BatchKind,
   type Request,
   type RequestMessage,
   type WorkerInit,
@@ -213,12 +214,12 @@ function afterClose(closes: Array<Promise<void>>): Promise<void> {
 function readRequest(r: Reader): Request {
   const op = r.u8();
   if (op === OP_COMMAND) {
-    const method = r.value() as number;
+    const method = r.value() as MethodIndex;
     const args = r.value() as unknown[];
     return { op, method, args };
   }
   if (op === OP_BATCH) {
-    const kind = r.u8();
+    const kind = r.u8() as BatchKind;
     const entries = r.value() as BatchEntry[];
     return { op, kind, entries };
   }
