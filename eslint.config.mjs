@@ -1,6 +1,6 @@
 // ESLint (flat config): the recommended rules of ESLint and typescript-eslint, without type
 // information so that it stays fast. Run by scripts/test.sh over every package's src, test/,
-// bench/, examples/ and scripts/*.js.
+// bench/, examples/ and connector/scripts/*.js.
 import js from "@eslint/js";
 import globals from "globals";
 import tseslint from "typescript-eslint";

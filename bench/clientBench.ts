@@ -13,6 +13,7 @@ import {
   type SyncRedisClient,
   type Topology,
 } from "@redis-on-docker/connector";
+import { fastLaneCalls } from "@redis-on-docker/connector/dist/testing";
 import {
   asyncPipeline,
   concurrentOnFreshClient,
@@ -80,11 +81,6 @@ function openSyncClient(outputs: StackOutputs, topology: Topology): SyncRedisCli
 /** The sync client with its fast lane off: every call through the worker thread (the fallback). */
 function openWorkerPathClient(outputs: StackOutputs, topology: Topology): SyncRedisClient {
   return createSyncClient(loadConfig({ outputs, env: {}, overrides: { topology, form: "sync" } }), { fastLane: false });
-}
-
-/** Calls a sync client's fast lane answered (an internal counter): shows the lane did the work. */
-function fastLaneCalls(client: SyncRedisClient): number {
-  return (client as unknown as { channel: { fastLaneCalls: number } }).channel.fastLaneCalls;
 }
 
 /** One sanity round trip per client before timing, so a broken client fails loudly. */

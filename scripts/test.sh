@@ -12,6 +12,7 @@ bash scripts/build-redis-image.sh
 npm run --silent build
 npm run --silent typecheck
 npm run --silent lint
+npm run --silent check:circles   # no import circles in the packages (madge; options in package.json)
 # Default: the whole suite. Pass paths to run some of it, e.g. npm test -- test/topology/plan.test.ts
 if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 npx mocha "$@"

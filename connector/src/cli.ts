@@ -5,14 +5,14 @@
  */
 import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError } from "./config/errors";
 import { loadConfig } from "./config/load";
 import { describeConfig, REDACTED } from "./config/redact";
 import { settingSources } from "./config/provenance";
 import { SETTINGS, SOURCE_ENV } from "./config/schema";
 import type { ClientForm, ConnectorConfig, Topology } from "./config/types";
 import { ENV_FORMAT_READERS, ENV_FORMATS, envEntries, EnvFormatError, envValue, formatEnv, type EnvFormat } from "./envFormat";
-import { loadStackOutputs } from "./outputsLoader";
+import { ConfigError } from "./errors";
+import { loadStackOutputs } from "./outputs/load";
 import { createAsyncClient } from "./client/asyncClient";
 import { assertUsernameSupported } from "./client/aclProbe";
 import { explainConnectionError, NotReadyError, waitUntilReady } from "./client/ready";

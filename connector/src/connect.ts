@@ -5,7 +5,7 @@ import { loadConfig, type LoadConfigOptions, type LoadedConfig } from "./config/
 import type { DeepPartial } from "./config/fromOutputs";
 import type { ConnectorConfig } from "./config/types";
 import { assertUsernameSupported } from "./client/aclProbe";
-import { createClient, type ClientFor } from "./client/factory";
+import { createClient, type ClientFor } from "./createClient";
 import { waitUntilReady } from "./client/ready";
 
 /**

@@ -2,7 +2,7 @@
  * Turns a config into `REDIS_*` environment lines for apps (dotenv, POSIX shell, JSON).
  * The password is only included when the caller asks for it.
  */
-import { formatEndpoint } from "./config/formats";
+import { formatEndpoint } from "./endpoint";
 import { SETTINGS } from "./config/schema";
 import type { ConnectorConfig } from "./config/types";
 

@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import { ReplyError } from "ioredis";
 import { Reader, Writer } from "../../connector/src/sync/codec";
-import { makeErrorReviver } from "../../connector/src/sync/errors";
+import { makeErrorReviver } from "../../connector/src/sync/errorRevival";
 
 function roundTrip(value: unknown): unknown {
   const writer = new Writer(Buffer.alloc(64 * 1024));

@@ -14,6 +14,7 @@ import {
   type DeepPartial,
   type SyncRedisClient,
 } from "@redis-on-docker/connector";
+import { fastLaneCalls as fastCalls } from "@redis-on-docker/connector/dist/testing";
 import { clusterNodes, masterOfSlot, sleep, waitFor, withNode, type ClusterNodeInfo } from "../reliability/support/clusterProbe";
 import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";
@@ -22,11 +23,6 @@ import { standaloneSyncConfig } from "./support/syncConfig";
 const PASSWORD = "fast-lane-test-pw";
 /** Slack on top of commandTimeoutMs for a loaded 2-core machine. */
 const SLACK_MS = 1000;
-
-/** Calls the fast lane answered (an internal counter of the client). */
-function fastCalls(client: SyncRedisClient): number {
-  return (client as unknown as { channel: { fastLaneCalls: number } }).channel.fastLaneCalls;
-}
 
 function standaloneConfig(port: number, overrides: DeepPartial<ConnectorConfig> = {}): ConnectorConfig {
   return standaloneSyncConfig(port, PASSWORD, overrides);

@@ -2,7 +2,7 @@
  * Every private part of ioredis (and of Node) the connector reads, pinned: if an ioredis
  * release in the allowed range moves one, this fails here rather than in an app. Each part
  * is read through one fenced module (connector/src/client/ioredisInternals.ts,
- * connector/src/sync/laneParts.ts, connector/src/sync/errors.ts) that switches its feature off
+ * connector/src/sync/laneParts.ts, connector/src/sync/errorRevival.ts) that switches its feature off
  * instead of throwing when the shape differs.
  */
 import { expect } from "chai";
@@ -10,7 +10,7 @@ import Redis, { Cluster } from "ioredis";
 import connectorPackage from "../../connector/package.json";
 import ioredisPackage from "ioredis/package.json";
 import { IOREDIS_PRIVATE_FIELDS, clusterConnection, connectionState } from "../../connector/src/client/ioredisInternals";
-import { IOREDIS_ERROR_FILES } from "../../connector/src/sync/errors";
+import { IOREDIS_ERROR_FILES } from "../../connector/src/sync/errorRevival";
 import { COMMAND_METHODS, laneParts } from "../../connector/src/sync/laneParts";
 import { useLocalStack } from "../support/localStack";
 import { OwnRedisServer } from "./support/ownRedis";

@@ -4,9 +4,9 @@
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { ConfigError } from "../config/errors";
 import type { ConnectorConfig } from "../config/types";
-import type { Endpoint } from "../stackOutputs";
+import type { Endpoint } from "../endpoint";
+import { ConfigError } from "../errors";
 
 // `HELLO 2` without credentials: Redis 6+ answers (or says NOAUTH); Redis 5 does not know HELLO.
 const HELLO_2 = "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n";

@@ -5,14 +5,13 @@
  * behave alike.
  */
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from "ioredis";
-import { formatEndpoint } from "../config/formats";
 import { targetSources } from "../config/provenance";
 import type { ConnectorConfig } from "../config/types";
-import type { Endpoint } from "../stackOutputs";
+import { formatEndpoint, natMappedHostKey, type Endpoint } from "../endpoint";
 import { abortedByConnectionClose, translateCommandErrors } from "./commandErrors";
 import { abortUnfulfilledOnClose } from "./ioredisInternals";
 import { USERNAME_WITHOUT_ACL, isAuthFailure, isClusterSupportDisabled, isSelectRefusal } from "./connectionErrors";
-import { learnSlotOwnersFromPipelines, natMappedHostKey } from "./pipelineRedirects";
+import { learnSlotOwnersFromPipelines } from "./pipelineRedirects";
 import { hideClientSecrets, scrubError } from "./secrets";
 import { checkSeedsAreClusterNodes } from "./seedCheck";
 

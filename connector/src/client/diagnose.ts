@@ -4,8 +4,7 @@
  * is on, a TLS server when TLS is off, and a peer that is not Redis at all.
  */
 import { connect as netConnect, type Socket } from "node:net";
-import { formatEndpoint } from "../config/formats";
-import type { Endpoint } from "../stackOutputs";
+import { formatEndpoint, type Endpoint } from "../endpoint";
 
 /** An inline PING: every Redis version answers it (with PONG, or NOAUTH when a password is required). */
 const PING = "PING\r\n";

@@ -10,9 +10,7 @@
  * slot at its new owner at once and starts a slot refresh for the rest of the map.
  */
 import { Cluster, Pipeline } from "ioredis";
-
-/** Host-side `host:port` for an address a node announced (the natMap applied), as ioredis keys its slot map. */
-export type AnnouncedToHostKey = (announced: string) => string;
+import type { AnnouncedToHostKey } from "../endpoint";
 
 const MOVED = /^MOVED (\d+) (\S+)$/;
 
@@ -59,14 +57,6 @@ export function learnSlotOwnersFromMovedMessages(cluster: Cluster, messages: rea
   }
   // One refresh per batch; ioredis coalesces it with one already running.
   if (moved) cluster.refreshSlotsCache();
-}
-
-/** `host:port` as ioredis keys its slot map, for an address a node announced, given the natMap. */
-export function natMappedHostKey(natMap: Readonly<Record<string, { host: string; port: number }>>): AnnouncedToHostKey {
-  return (announced) => {
-    const mapped = natMap[announced];
-    return mapped ? `${mapped.host}:${mapped.port}` : announced;
-  };
 }
 
 /** Watches a pipeline's results (also when a MULTI's EXEC fails) without changing what the caller gets. */

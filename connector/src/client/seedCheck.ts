@@ -4,8 +4,7 @@
  * first (`INFO cluster`, which Redis 5.0 has) makes it fail every time, naming the odd ones.
  */
 import Redis, { type RedisOptions } from "ioredis";
-import { formatEndpoint } from "../config/formats";
-import type { Endpoint } from "../stackOutputs";
+import { formatEndpoint, type Endpoint } from "../endpoint";
 
 /** Part of the message, so the connector's "cluster support disabled" handling (final, explained) applies. */
 export const MIXED_SEEDS_TEXT = "cluster support disabled";

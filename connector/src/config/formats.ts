@@ -5,7 +5,7 @@
  * coercions would silently accept `12abc` or `yes`).
  */
 import convict from "convict";
-import type { Endpoint } from "../stackOutputs";
+import { addressKey, checkEndpoint, checkHost, checkPort, formatEndpoint, parseEndpoint, type Endpoint } from "../endpoint";
 import { didYouMean } from "./suggest";
 
 /** A raw string that a format could not read; validation reports `reason`. Never holds a secret in `reason`. */
@@ -26,51 +26,13 @@ function readInteger(raw: string): number | UnreadableValue {
   return /^-?\d+$/.test(text) ? Number(text) : new UnreadableValue(`"${raw}" is not an integer`);
 }
 
-const HOST_PATTERN = /^[^\s,=/\\[\]]+$/;
-
-/** Checks a host name or IP address as the connector accepts it (no scheme, no spaces, no list separators). */
-export function checkHost(host: unknown, what = "host"): void {
-  if (typeof host !== "string" || host === "") fail(`${what} must be a non-empty string`);
-  if (!HOST_PATTERN.test(host) || host.length > 253) {
-    fail(`${what} "${host}" is not a host name or IP address (no scheme, spaces, ',' '=' or '/'; brackets only around a whole IPv6 address: [::1])`);
+/** `parseEndpoint`, its reason kept for validation to report. */
+function readEndpoint(text: string): Endpoint | UnreadableValue {
+  try {
+    return parseEndpoint(text);
+  } catch (error) {
+    return new UnreadableValue((error as Error).message);
   }
-}
-
-/** Checks a TCP port: an integer in 1..65535. */
-export function checkPort(port: unknown, what = "port"): void {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    fail(`${what} must be an integer between 1 and 65535, got ${JSON.stringify(port)}`);
-  }
-}
-
-/** Reads `host:port` or `[ipv6]:port`. */
-export function parseEndpoint(text: string): Endpoint | UnreadableValue {
-  const trimmed = text.trim();
-  if (/\s/.test(trimmed)) {
-    return new UnreadableValue(`${JSON.stringify(trimmed)} holds spaces or line breaks: separate entries with commas (host:port,host:port), nothing else`);
-  }
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(trimmed) ?? /^([^:[\]]+):(\d+)$/.exec(trimmed);
-  if (match === null) {
-    const ipv6 = !trimmed.includes("[") && (trimmed.match(/:/g) ?? []).length >= 2;
-    const lastColon = trimmed.lastIndexOf(":");
-    const hint = ipv6 ? `; write an IPv6 address in brackets: [${trimmed.slice(0, lastColon)}]:${trimmed.slice(lastColon + 1)}` : "";
-    return new UnreadableValue(`"${text}" is not host:port${hint}`);
-  }
-  return { host: match[1], port: Number(match[2]) };
-}
-
-/** `host:port` for an endpoint, bracketing IPv6 addresses. */
-export function formatEndpoint(endpoint: Endpoint): string {
-  return endpoint.host.includes(":") ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
-}
-
-function checkEndpoint(value: unknown, what: string): asserts value is Endpoint {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`${what} must be {host, port}`);
-  const extra = Object.keys(value).filter((k) => k !== "host" && k !== "port");
-  if (extra.length > 0) fail(`${what} has unknown key(s) ${extra.join(", ")}`);
-  const { host, port } = value as Record<string, unknown>;
-  checkHost(host, `${what} host`);
-  checkPort(port, `${what} port`);
 }
 
 function parseJson(raw: string, what: string): unknown {
@@ -88,7 +50,7 @@ export function coerceEndpointList(raw: string): Endpoint[] | UnreadableValue | 
   if (text.startsWith("[") && text.endsWith("]") && text.includes("{")) return parseJson(text, "node list");
   const endpoints: Endpoint[] = [];
   for (const [index, part] of text.split(",").entries()) {
-    const endpoint = parseEndpoint(part);
+    const endpoint = readEndpoint(part);
     if (endpoint instanceof UnreadableValue) {
       return new UnreadableValue(`entry ${index + 1} ${endpoint.reason}${/\s/.test(part.trim()) ? "" : " (expected host:port,host:port)"}`);
     }
@@ -120,11 +82,11 @@ export function coerceNatMap(raw: string): unknown {
     if (pieces.length !== 2) {
       return new UnreadableValue(`entry ${index + 1} "${part}" is not announced-ip:port=host:port`);
     }
-    const from = parseEndpoint(pieces[0]);
-    const to = parseEndpoint(pieces[1]);
+    const from = readEndpoint(pieces[0]);
+    const to = readEndpoint(pieces[1]);
     if (from instanceof UnreadableValue) return new UnreadableValue(`entry ${index + 1}: ${from.reason}`);
     if (to instanceof UnreadableValue) return new UnreadableValue(`entry ${index + 1}: ${to.reason}`);
-    const key = formatEndpoint(from).replace(/^\[(.*)\]/, "$1");
+    const key = addressKey(from);
     if (key in natMap) return new UnreadableValue(`entry ${index + 1}: ${key} is mapped twice`);
     natMap[key] = to;
   }
@@ -137,7 +99,7 @@ export function checkNatMap(value: unknown): void {
     fail("must map announced ip:port to host:port (ip:port=host:port,... or a JSON object)");
   }
   for (const [from, to] of Object.entries(value)) {
-    const parsed = parseEndpoint(from);
+    const parsed = readEndpoint(from);
     if (parsed instanceof UnreadableValue) fail(`key ${parsed.reason}`);
     checkPort(parsed.port, `key "${from}" port`);
     checkEndpoint(to, `target of ${from}`);

@@ -1,5 +1,5 @@
 /** Maps the outputs document onto connector settings. */
-import type { StackOutputs } from "../stackOutputs";
+import type { StackOutputs } from "../generated/outputsContract";
 import type { ConnectorConfig } from "./types";
 
 /** Recursively optional, for partial configs (file contents, overrides). */

@@ -3,17 +3,18 @@
  * defaults < config file < stack outputs document < REDIS_* env < explicit overrides.
  * Every error is a ConfigError naming the setting, its env var and the source of the value.
  */
-import { ConfigError, DOCUMENT } from "./errors";
+import { ConfigError, DOCUMENT } from "../errors";
 import { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./fromOutputs";
 import { protectConfig } from "./redact";
 import { newConvictConfig } from "./convictSchema";
 import { SETTINGS, settingSpec, SOURCE_ENV, FORMATS_BY_PATH } from "./schema";
-import { flattenSettings, readJsonFile, type SettingValues } from "./sources";
+import { flattenSettings, type SettingValues } from "./sources";
 import type { ConnectorConfig } from "./types";
 import { didYouMean } from "./suggest";
 import { DEFAULTS_SOURCE, recordSources } from "./provenance";
-import { loadStackOutputsFile } from "../outputsLoader";
-import type { StackOutputs } from "../stackOutputs";
+import type { StackOutputs } from "../generated/outputsContract";
+import { readJsonFile } from "../jsonFile";
+import { loadStackOutputsFile } from "../outputs/load";
 
 export interface LoadConfigOptions {
   /** JSON config file (nested like ConnectorConfig). Default: env `REDIS_CONFIG_FILE`, if set. */

@@ -1,4 +1,4 @@
-import type { Endpoint } from "../stackOutputs";
+import type { Endpoint } from "../endpoint";
 
 /** Which Redis deployment the client talks to. */
 export type Topology = "standalone" | "cluster";

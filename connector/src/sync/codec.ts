@@ -35,7 +35,7 @@ export interface EncodedError {
   props: Record<string, unknown>;
 }
 
-/** Turns an EncodedError back into an Error object (see errors.ts). */
+/** Turns an EncodedError back into an Error object (see errorRevival.ts). */
 export type ErrorReviver = (encoded: EncodedError) => Error;
 
 export class Writer {

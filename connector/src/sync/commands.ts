@@ -27,14 +27,25 @@ export const COMMAND_NAMES: readonly string[] = redisCommandList.filter(
   (name) => !REFUSED_COMMANDS.has(name) && !FACADE_VERBS.has(name),
 );
 
-/** ioredis method names the worker may call: every command, its `…Buffer` twin, `call`/`callBuffer`. */
+/**
+ * A method as it travels between the threads and in batches: its index in METHOD_NAMES
+ * (both threads derive the same list from the same package).
+ */
+export type MethodIndex = number;
+
+/** `call(name, ...args)`: the command's name is its first argument. */
+export const METHOD_CALL: MethodIndex = 0;
+/** `callBuffer(name, ...args)`: as `call`, replies as Buffers. */
+export const METHOD_CALL_BUFFER: MethodIndex = 1;
+
+/** ioredis method names the worker may call: `call`/`callBuffer`, then every command and its `…Buffer` twin. */
 export const METHOD_NAMES: readonly string[] = [
   "call",
   "callBuffer",
   ...COMMAND_NAMES.flatMap((name) => [name, `${name}Buffer`]),
 ];
 
-export const METHOD_INDEX: ReadonlyMap<string, number> = new Map(METHOD_NAMES.map((m, i) => [m, i]));
+export const METHOD_INDEX: ReadonlyMap<string, MethodIndex> = new Map(METHOD_NAMES.map((m, i) => [m, i]));
 
 /** The error for a refused command, shared by typed methods and `call()`. */
 export function subscriberModeRefused(command: string): Error {
@@ -45,8 +56,8 @@ export function subscriberModeRefused(command: string): Error {
 }
 
 /** `call` / `callBuffer`: the command name is their first argument. */
-export function isCallMethod(method: number): boolean {
-  return method < 2;
+export function isCallMethod(method: MethodIndex): boolean {
+  return method === METHOD_CALL || method === METHOD_CALL_BUFFER;
 }
 
 /**

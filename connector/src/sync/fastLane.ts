@@ -19,7 +19,7 @@ import { ReplyError } from "ioredis";
 import { abortedByConnectionClose, translateCommandError } from "../client/commandErrors";
 import type { ConnectorConfig } from "../config/types";
 import { CommandTimeoutError, commandTimeoutMessage } from "../errors";
-import { METHOD_NAMES, isCallMethod } from "./commands";
+import { METHOD_NAMES, isCallMethod, type MethodIndex } from "./commands";
 import { laneParts, type CommandConstructor, type LaneCommand, type LaneParts, type ReplyParser } from "./laneParts";
 import {
   CTL_SLEEP,
@@ -89,10 +89,14 @@ type Exchange =
   | { end: "not-sent" }
   | { end: "gone" };
 
-/** A read or write on the fd: bytes moved, or why none were. */
-const WOULD_BLOCK = -1;
-const CLOSED = -2;
-const PAST_DEADLINE = -3;
+/**
+ * One non-blocking read on a lent fd: how many bytes are now in the lane's read buffer, or why
+ * none are: `would-block` (nothing there yet), `closed` (EOF, reset, or any other failure).
+ * (A count or a word, not an object: this runs once per poll, allocation-free.)
+ */
+type ReadOnce = number | "would-block" | "closed";
+/** A read that waits (polling) until bytes come, the connection closes, or the deadline passes. */
+type ReadUntil = number | "closed" | "past-deadline";
 
 interface Lane {
   fd: number;
@@ -205,7 +209,7 @@ export class FastLane {
   }
 
   /** One command: its reply (or thrown error), or DELEGATE. */
-  command(method: number, args: unknown[], deadline: number): unknown {
+  command(method: MethodIndex, args: unknown[], deadline: number): unknown {
     const command = this.encode(method, args);
     if (command === undefined) return DELEGATE;
     const lane = this.route(command);
@@ -284,7 +288,7 @@ export class FastLane {
   }
 
   /** ioredis's own Command for a facade method (as its Commander builds it), or undefined for the worker. */
-  private encode(method: number, args: unknown[]): LaneCommand | undefined {
+  private encode(method: MethodIndex, args: unknown[]): LaneCommand | undefined {
     const methodName = METHOD_NAMES[method];
     const buffer = methodName.endsWith("Buffer");
     let name: string;
@@ -378,8 +382,8 @@ export class FastLane {
       }
       while (lane.out.length < commands.length) {
         const n = this.readSome(lane.fd, deadline);
-        if (n === PAST_DEADLINE) return this.timedOut(lane, sent, false);
-        if (n === CLOSED) {
+        if (n === "past-deadline") return this.timedOut(lane, sent, false);
+        if (n === "closed") {
           lane.unusable = true;
           lane.poisoned = true;
           return { end: "lost", replies: lane.out };
@@ -428,8 +432,8 @@ export class FastLane {
   private drainBeforeWrite(lane: Lane): boolean {
     for (;;) {
       const n = this.readOnce(lane.fd);
-      if (n === WOULD_BLOCK) return lane.out.length === 0 && !lane.unusable;
-      if (n === CLOSED) {
+      if (n === "would-block") return lane.out.length === 0 && !lane.unusable;
+      if (n === "closed") {
         lane.unusable = true;
         lane.poisoned = true;
         return false;
@@ -459,23 +463,23 @@ export class FastLane {
     return { written: offset, failed: false };
   }
 
-  /** Bytes read into readBuffer, or PAST_DEADLINE / CLOSED (EOF, reset). */
-  private readSome(fd: number, deadline: number): number {
+  /** Bytes read into readBuffer, or why none came by the deadline. */
+  private readSome(fd: number, deadline: number): ReadUntil {
     let polls = 0;
     for (;;) {
       const n = this.readOnce(fd);
-      if (n !== WOULD_BLOCK) return n;
-      if (!this.pause(++polls, deadline)) return PAST_DEADLINE;
+      if (n !== "would-block") return n;
+      if (!this.pause(++polls, deadline)) return "past-deadline";
     }
   }
 
-  /** One non-blocking read: bytes, WOULD_BLOCK, or CLOSED. */
-  private readOnce(fd: number): number {
+  /** One non-blocking read into readBuffer. */
+  private readOnce(fd: number): ReadOnce {
     try {
       const n = fs.readSync(fd, this.readBuffer, 0, READ_CHUNK, null);
-      return n > 0 ? n : CLOSED;
+      return n > 0 ? n : "closed";
     } catch (error) {
-      return isAgain(error) ? WOULD_BLOCK : CLOSED;
+      return isAgain(error) ? "would-block" : "closed";
     }
   }
 

@@ -14,6 +14,8 @@
  * late reply can never overwrite one the caller is reading.
  */
 
+import type { MethodIndex } from "./commands";
+
 export const CTL_REQ_SEQ = 0;
 export const CTL_REPLY_SEQ = 1;
 export const CTL_REPLY_KIND = 2;
@@ -50,6 +52,8 @@ export const OP_LEARN = 4;
 
 export const BATCH_PIPELINE = 0;
 export const BATCH_MULTI = 1;
+/** How a batch runs: a pipeline, or a MULTI/EXEC transaction. */
+export type BatchKind = typeof BATCH_PIPELINE | typeof BATCH_MULTI;
 
 /**
  * The lend area (Int32Array, fast lane): how many sockets the worker lent with its last
@@ -76,13 +80,13 @@ export const SLOT_COUNT = 16384;
 export const REQUEST_AREA_BYTES = 256 * 1024;
 export const REPLY_AREA_BYTES = 1024 * 1024;
 
-/** One queued command of a batch: method index and arguments. */
-export type BatchEntry = [method: number, args: unknown[]];
+/** One queued command of a batch: method (its index in commands.ts METHOD_NAMES) and arguments. */
+export type BatchEntry = [method: MethodIndex, args: unknown[]];
 
 /** A request in decoded form (as the worker sees it). */
 export type Request =
-  | { op: typeof OP_COMMAND; method: number; args: unknown[] }
-  | { op: typeof OP_BATCH; kind: number; entries: BatchEntry[] }
+  | { op: typeof OP_COMMAND; method: MethodIndex; args: unknown[] }
+  | { op: typeof OP_BATCH; kind: BatchKind; entries: BatchEntry[] }
   | { op: typeof OP_CLOSE }
   | { op: typeof OP_LEARN; moved: string[] };
 

@@ -10,7 +10,7 @@
  */
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
-import { WatchLostError } from "./errors";
+import { WatchLostError } from "./syncErrors";
 
 /** What a command means for the transaction state. */
 export type TransactionVerb = "watch" | "multi" | "exec" | "discard" | "unwatch" | "reset" | "other";

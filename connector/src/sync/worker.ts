@@ -10,12 +10,13 @@ import type { Cluster } from "ioredis";
 import { clientTarget, createAsyncClient, lastConnectionError } from "../client/asyncClient";
 import { connectionFailureText, isFinalStartupError } from "../client/connectionErrors";
 import { scheduleDiagnosis } from "../client/diagnose";
-import { learnSlotOwnersFromMovedMessages, natMappedHostKey } from "../client/pipelineRedirects";
+import { learnSlotOwnersFromMovedMessages } from "../client/pipelineRedirects";
 import { BUFFER_OVERFLOW, Reader, UNSUPPORTED_VALUE, Writer, encodeToOwnBuffer, restoreBuffers } from "./codec";
-import { METHOD_NAMES } from "./commands";
+import { METHOD_NAMES, type MethodIndex } from "./commands";
 import { recordSources } from "../config/provenance";
+import { natMappedHostKey } from "../endpoint";
 import { IOREDIS_TIMEOUT_MESSAGE } from "../errors";
-import { SyncClientClosedError, SyncConnectError } from "./errors";
+import { SyncClientClosedError, SyncConnectError } from "./syncErrors";
 import { redirectedReads } from "./redirectedReads";
 import { SocketLender } from "./socketLending";
 import { TransactionState } from "./transactionState";
@@ -39,6 +40,7 @@ import {
   STATUS_THROW,
   STATUS_VALUE,
   type BatchEntry,
+  type BatchKind,
   type Request,
   type RequestMessage,
   type WorkerInit,
@@ -212,12 +214,12 @@ function afterClose(closes: Array<Promise<void>>): Promise<void> {
 function readRequest(r: Reader): Request {
   const op = r.u8();
   if (op === OP_COMMAND) {
-    const method = r.value() as number;
+    const method = r.value() as MethodIndex;
     const args = r.value() as unknown[];
     return { op, method, args };
   }
   if (op === OP_BATCH) {
-    const kind = r.u8();
+    const kind = r.u8() as BatchKind;
     const entries = r.value() as BatchEntry[];
     return { op, kind, entries };
   }

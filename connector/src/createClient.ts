@@ -4,9 +4,9 @@
  */
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
-import type { ConnectorConfig } from "../config/types";
-import { createSyncClient, type SyncRedisClient } from "../sync";
-import { createAsyncClient } from "./asyncClient";
+import { createAsyncClient } from "./client/asyncClient";
+import type { ConnectorConfig } from "./config/types";
+import { createSyncClient, type SyncRedisClient } from "./sync";
 
 /** Any client the connector builds. */
 export type ConnectorClient = Redis | Cluster | SyncRedisClient;

@@ -1,17 +1,14 @@
 /**
- * Validation of an outputs document against the contract (`@redis-on-docker/outputs`, whose
- * types are re-exported here): the connector reads what the stack or the local runner wrote.
+ * Validation of an outputs document against the outputs contract (`@redis-on-docker/outputs`;
+ * the connector builds its types in as generated/outputsContract.ts): the connector reads
+ * what the stack or the local runner wrote.
  */
-import type { Endpoint, StackOutputs } from "./outputsContract";
-import { ConfigError, DOCUMENT } from "./config/errors";
-import { checkHost, checkPort } from "./config/formats";
-import { parseJsonText } from "./config/sources";
+import { checkHost, checkPort, natMapKeyPort, type Endpoint } from "../endpoint";
+import { ConfigError, DOCUMENT } from "../errors";
+import type { StackOutputs } from "../generated/outputsContract";
+import { parseJsonText } from "../jsonFile";
 
-export type { Endpoint, StandaloneOutputs, ClusterOutputs, StackOutputs } from "./outputsContract";
-
-// ---------------------------------------------------------------------------------------
-// Validation of a document against the contract above.
-
+export type { Endpoint, StandaloneOutputs, ClusterOutputs, StackOutputs } from "../generated/outputsContract";
 
 type Fields = Record<string, unknown>;
 
@@ -101,9 +98,9 @@ class OutputsReader {
     }
     const natMap: Record<string, Endpoint> = {};
     for (const [from, to] of Object.entries(value)) {
-      const match = /^(.+):(\d+)$/.exec(from);
-      if (match === null) throw this.error(`${field}["${from}"]`, "key must be ip:port");
-      this.port(Number(match[2]), `${field}["${from}"]`);
+      const port = natMapKeyPort(from);
+      if (port === undefined) throw this.error(`${field}["${from}"]`, "key must be ip:port");
+      this.port(port, `${field}["${from}"]`);
       natMap[from] = this.endpoint(to, `${field}["${from}"]`);
     }
     return natMap;
@@ -136,13 +133,10 @@ export function parseStackOutputs(value: unknown, source = "stack outputs"): Sta
   if (typeof value === "object" && value !== null && !Array.isArray(value) && version !== 1) {
     throw read.error("schemaVersion", `must be 1 (this connector reads version 1), got ${JSON.stringify(version)}`);
   }
+  // A non-object fails here; an object's version was checked above.
   const top = read.object(value, "", TOP_KEYS);
-  if (top.schemaVersion !== 1) {
-    throw read.error("schemaVersion", `must be 1 (this connector reads version 1), got ${JSON.stringify(top.schemaVersion)}`);
-  }
   const passwordRequired = read.boolean(top.passwordRequired, "passwordRequired");
-  if (typeof top.password !== "string") throw read.error("password", `must be a string, got ${describeType(top.password)}`);
-  const password = top.password;
+  const password = read.string(top.password, "password");
   if (passwordRequired && password === "") {
     throw read.error("password", "is empty but passwordRequired is true (was the document written without --show-secrets?)");
   }

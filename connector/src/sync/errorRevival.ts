@@ -1,36 +1,11 @@
 /**
- * Errors of the sync facade, and the rebuilding of errors that crossed the thread
- * boundary as data (codec.ts) into the same classes ioredis throws.
+ * Rebuilds errors that crossed the thread boundary as data (codec.ts) into the same classes
+ * ioredis and the connector throw, so `instanceof` works on the calling thread.
  */
 import { ReplyError } from "ioredis";
 import { CommandTimeoutError, IOREDIS_TIMEOUT_MESSAGE, commandTimeoutMessage } from "../errors";
 import type { EncodedError } from "./codec";
-
-export { CommandTimeoutError };
-
-/** The client could not connect (or authenticate) within `connectTimeoutMs`. */
-export class SyncConnectError extends Error {
-  override get name(): string {
-    return "SyncConnectError";
-  }
-}
-
-/** The client was closed, or its worker thread stopped; create a new one. */
-export class SyncClientClosedError extends Error {
-  override get name(): string {
-    return "SyncClientClosedError";
-  }
-}
-
-/**
- * EXEC was not sent: the connection that held WATCH closed, and the transaction would have
- * run unwatched on a new one. The transaction did not run; WATCH again and retry.
- */
-export class WatchLostError extends Error {
-  override get name(): string {
-    return "WatchLostError";
-  }
-}
+import { SyncClientClosedError, SyncConnectError, WatchLostError } from "./syncErrors";
 
 // redis-errors ships no types; these are the classes ioredis's errors derive from.
 const redisErrors = require("redis-errors") as Record<
@@ -105,12 +80,4 @@ function reviveError(encoded: EncodedError): Error {
 function timeoutFromProps(props: Record<string, unknown>, commandTimeoutMs: number): CommandTimeoutError {
   const command = props.command as { name?: unknown } | undefined;
   return new CommandTimeoutError(commandTimeoutMessage(typeof command?.name === "string" ? command.name : undefined, commandTimeoutMs));
-}
-
-/** The facade's own bound expired: the worker did not answer at all. */
-export function facadeTimeout(what: string, boundMs: number): CommandTimeoutError {
-  return new CommandTimeoutError(
-    `${IOREDIS_TIMEOUT_MESSAGE}: ${what} got no reply within ${boundMs} ms ` +
-      "(commandTimeoutMs plus margin); the server or the client's worker thread is not answering",
-  );
 }

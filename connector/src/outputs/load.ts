@@ -3,9 +3,9 @@
  * or a saved `pulumi stack output --json --show-secrets`), or by running the Pulumi CLI.
  */
 import { spawnSync } from "node:child_process";
-import { ConfigError, DOCUMENT } from "./config/errors";
-import { readJsonFile } from "./config/sources";
-import { parseStackOutputs, parseStackOutputsJson, type StackOutputs } from "./stackOutputs";
+import { ConfigError, DOCUMENT } from "../errors";
+import { readJsonFile } from "../jsonFile";
+import { parseStackOutputs, parseStackOutputsJson, type StackOutputs } from "./validate";
 
 /** Where the outputs document comes from. */
 export type OutputsSource = { file: string } | { stack?: string; pulumiTimeoutMs?: number; cwd?: string };
