@@ -7,3 +7,4 @@
 export * from "./settings";
 export * from "./plan";
 export { BOOTSTRAP_LINE_MAX, BOOTSTRAP_SCRIPT_FILE, FORMATION_NODE_TIMEOUT_MS, renderBootstrapScript, type BootstrapScriptArgs } from "./bootstrapScript";
+export { renderRedisConf, quoteConfigArgument } from "./redisConf";

@@ -392,4 +392,3 @@ export function redisVersionOf(image: string): string {
   return match ? match[1] : "unknown";
 }
 
-export { renderRedisConf, quoteConfigArgument } from "./redisConf";
