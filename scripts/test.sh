@@ -7,10 +7,13 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-redis.sh
 bash scripts/ensure-node-modules.sh
 bash scripts/ensure-docker.sh
+bash scripts/ensure-shell-tools.sh
 bash scripts/build-redis-image.sh
 
 npm run --silent build
 npm run --silent typecheck
-# Default: the whole suite. Pass paths to run some of it, e.g. npm test -- test/infra/plan.test.ts
+# The shell files (the cluster bootstrap, scripts/*.sh): sh -n under dash and busybox, shellcheck.
+bash scripts/check-shell.sh
+# Default: the whole suite. Pass paths to run some of it, e.g. npm test -- test/topology/plan.test.ts
 if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 npx mocha "$@"

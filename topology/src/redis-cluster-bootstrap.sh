@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2153 # NODES, REPLICAS and the other settings below come from the header renderBootstrapScript writes
 # Redis Cluster bootstrap (@redis-on-docker/topology). Runs under dash and busybox sh.
 # Waits for every node to answer PING, creates the cluster unless it is already formed,
 # then waits until every node reports cluster_state:ok, every replica has synced, and every
@@ -339,7 +340,6 @@ if [ "$READY" -eq "$NODE_COUNT" ]; then
 elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
   log "creating the cluster: redis-cli --cluster create $NODES --cluster-replicas $REPLICAS --cluster-yes"
   # --cluster-yes answers the prompt; the piped "yes" covers redis-cli builds that still ask.
-  # shellcheck disable=SC2086 # NODES is a word list on purpose
   left=$(remaining)
   [ "$left" -ge 1 ] || fail "no time left for redis-cli --cluster create within ${TIMEOUT_SEC}s"
   if [ -n "$NODE_TIMEOUT_MS" ] && set_node_timeout "$FORMATION_TIMEOUT_MS"; then
@@ -348,6 +348,7 @@ elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
   left=$(remaining)
   CALL=''
   [ -n "$TIMEOUT_CMD" ] && CALL="$TIMEOUT_CMD $left"
+  # shellcheck disable=SC2086 # NODES is a word list on purpose
   out=$(echo yes | $CALL redis-cli --cluster create $NODES --cluster-replicas "$REPLICAS" --cluster-yes 2>&1)
   rc=$?
   printf '%s\n' "$out" | safe_lines
