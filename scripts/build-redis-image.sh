@@ -148,6 +148,7 @@ smoke="$(timeout 60 docker run --rm --network none "$TAG" sh -c 'redis-server --
   broken "the built image $TAG does not run: $smoke"
 case "$smoke" in *ok) ;; *) broken "the built image $TAG does not run: $smoke" ;; esac
 # /data belongs to redis, and redis-server started through the entrypoint runs as redis.
+# shellcheck disable=SC2016 # the $ in this script are the container's to expand
 owner="$(timeout 60 docker run --rm --network none "$TAG" sh -c '
   stat -c %u:%g /data
   docker-entrypoint.sh redis-server --save "" & pid=$!

@@ -95,6 +95,28 @@ function useFreshClusterNodes(password: string, overrides: Record<string, string
   };
 }
 
+/**
+ * useFreshClusterNodes, formed by a first bootstrap run in the enclosing describe's `before`
+ * (password in a file in the nodes' dir). `script(timeoutSec)` renders the bootstrap for them.
+ */
+function useFormedCluster(
+  password: string,
+  overrides: Record<string, string> = {},
+): { fresh: ReturnType<typeof useFreshClusterNodes>; script: (timeoutSec: number) => string } {
+  const fresh = useFreshClusterNodes(password, overrides);
+  let passwordFile = "";
+  const script = (timeoutSec: number): string =>
+    renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec, passwordFile, nodeTimeoutMs: NODE_TIMEOUT_MS });
+  before(async function () {
+    this.timeout(45_000);
+    passwordFile = path.join(fresh.dir(), "password");
+    writePrivateFile(passwordFile, password);
+    const run = await runScript(script(30), fresh.dir(), 35_000);
+    expect(run.code, run.stderr + run.stdout).to.equal(0);
+  });
+  return { fresh, script };
+}
+
 async function clusterInfo(seed: Endpoint, password: string): Promise<Map<string, string>> {
   return parseInfo(String(await probeRedis(seed.port, ["CLUSTER", "INFO"], { password, timeoutMs: 2000 })));
 }
@@ -344,18 +366,7 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
   describe("an address change: every node comes back at another address with its nodes.conf", function () {
     // A new subnet or static IP in Docker; other ports here. aof: the keys must outlive the restart.
     const password = "moved pass 7";
-    const fresh = useFreshClusterNodes(password, { persistence: "aof" });
-    let passwordFile = "";
-    const script = (timeoutSec: number): string =>
-      renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec, passwordFile, nodeTimeoutMs: NODE_TIMEOUT_MS });
-
-    before(async function () {
-      this.timeout(45_000);
-      passwordFile = path.join(fresh.dir(), "password");
-      writePrivateFile(passwordFile, password);
-      const run = await runScript(script(30), fresh.dir(), 35_000);
-      expect(run.code, run.stderr + run.stdout).to.equal(0);
-    });
+    const { fresh, script } = useFormedCluster(password, { persistence: "aof" });
 
     it("the bootstrap meets the nodes at their planned addresses: same ids, roles, slots, epochs and keys", async function () {
       this.timeout(90_000);
@@ -401,18 +412,7 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
 
   describe("healing: a node came back empty while the others stay formed", function () {
     const password = "heal pass 5";
-    const fresh = useFreshClusterNodes(password);
-    let passwordFile = "";
-    const script = (timeoutSec: number): string =>
-      renderBootstrapScript({ nodes: fresh.seeds(), replicasPerMaster: 1, timeoutSec, passwordFile, nodeTimeoutMs: NODE_TIMEOUT_MS });
-
-    before(async function () {
-      this.timeout(45_000);
-      passwordFile = path.join(fresh.dir(), "password");
-      writePrivateFile(passwordFile, password);
-      const run = await runScript(script(30), fresh.dir(), 35_000);
-      expect(run.code, run.stderr + run.stdout).to.equal(0);
-    });
+    const { fresh, script } = useFormedCluster(password);
 
     const myId = async (node: LocalRedisNode): Promise<string> =>
       String(await probeRedis(node.port, ["CLUSTER", "MYID"], { password, timeoutMs: 2000 }));

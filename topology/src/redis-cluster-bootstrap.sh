@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2153 # NODES, REPLICAS and the other settings below come from the header renderBootstrapScript writes
 # Redis Cluster bootstrap (@redis-on-docker/topology). Runs under dash and busybox sh.
 # Waits for every node to answer PING, creates the cluster unless it is already formed,
 # then waits until every node reports cluster_state:ok, every replica has synced, and every
@@ -221,6 +222,39 @@ unplanned_peers() {
   done | sort -u | tr '\n' ' '
 }
 
+# While the nodes meet again, the first pairs to reconnect still cannot reach the others and,
+# being a majority of masters, can mark a master FAIL; its replica, already re-pointed and in
+# sync, then takes over (an unasked-for failover: roles and epochs change). So automatic
+# failover is held (cluster-replica-no-failover yes) on every node until every node reports
+# cluster_state:ok (no master FAIL left), and released then or when the job exits.
+HELD_FAILOVERS=''
+hold_failovers() {
+  for addr in $NODES; do
+    bound_calls
+    was=$(rcli "$addr" CONFIG GET cluster-replica-no-failover | tr -d '\r' | sed -n 2p)
+    [ "$was" = no ] || { log "node $addr: cluster-replica-no-failover is '$was', not held"; continue; }
+    reply=$(rcli "$addr" CONFIG SET cluster-replica-no-failover yes | tr -d '\r')
+    if [ "$reply" = OK ]; then HELD_FAILOVERS="$HELD_FAILOVERS $addr"
+    else log "node $addr refused CONFIG SET cluster-replica-no-failover yes: $reply"
+    fi
+  done
+  [ -n "$HELD_FAILOVERS" ] && log "automatic failover held while the nodes meet again:$HELD_FAILOVERS"
+  return 0
+}
+# release_failovers: sets cluster-replica-no-failover back to no where it was held; 1 if a node refused.
+release_failovers() {
+  released=0
+  for addr in $HELD_FAILOVERS; do
+    bound_calls
+    reply=$(rcli "$addr" CONFIG SET cluster-replica-no-failover no | tr -d '\r')
+    [ "$reply" = OK ] || { log "node $addr refused CONFIG SET cluster-replica-no-failover no: $reply"; released=1; }
+  done
+  [ -n "$HELD_FAILOVERS" ] && [ "$released" -eq 0 ] && log "automatic failover released:$HELD_FAILOVERS"
+  HELD_FAILOVERS=''
+  return "$released"
+}
+trap 'release_failovers' EXIT
+
 reintroduce_moved_nodes() {
   FORMED_NOW=''
   for addr in $NODES; do
@@ -233,6 +267,7 @@ reintroduce_moved_nodes() {
   [ -n "$moved" ] || return 0
   log "nodes list peers at addresses outside the plan: $moved"
   log "re-introducing: every formed node meets every planned address of the others:$FORMED_NOW"
+  hold_failovers
   for addr in $FORMED_NOW; do
     for other in $FORMED_NOW; do
       [ "$other" = "$addr" ] && continue
@@ -339,7 +374,6 @@ if [ "$READY" -eq "$NODE_COUNT" ]; then
 elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
   log "creating the cluster: redis-cli --cluster create $NODES --cluster-replicas $REPLICAS --cluster-yes"
   # --cluster-yes answers the prompt; the piped "yes" covers redis-cli builds that still ask.
-  # shellcheck disable=SC2086 # NODES is a word list on purpose
   left=$(remaining)
   [ "$left" -ge 1 ] || fail "no time left for redis-cli --cluster create within ${TIMEOUT_SEC}s"
   if [ -n "$NODE_TIMEOUT_MS" ] && set_node_timeout "$FORMATION_TIMEOUT_MS"; then
@@ -348,6 +382,7 @@ elif [ "$FRESH" -eq "$NODE_COUNT" ]; then
   left=$(remaining)
   CALL=''
   [ -n "$TIMEOUT_CMD" ] && CALL="$TIMEOUT_CMD $left"
+  # shellcheck disable=SC2086 # NODES is a word list on purpose
   out=$(echo yes | $CALL redis-cli --cluster create $NODES --cluster-replicas "$REPLICAS" --cluster-yes 2>&1)
   rc=$?
   printf '%s\n' "$out" | safe_lines
@@ -370,6 +405,9 @@ while :; do
   survey
   if [ "$READY" -eq "$NODE_COUNT" ]; then
     log "all $NODE_COUNT nodes report cluster_state:ok"
+    if [ -n "$HELD_FAILOVERS" ]; then
+      release_failovers || fail "could not set cluster-replica-no-failover back to no on every node (see above)"
+    fi
     break
   fi
   expired && fail "cluster not ready within ${TIMEOUT_SEC}s ($READY of $NODE_COUNT nodes ready):$REPORT"
