@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { onInterrupt } from "./exitCleanup";
-import { startLocalStack, type LocalStackOptions } from "./runner";
+import { checkPlacement, startLocalStack, type LocalStackOptions } from "./runner";
 import { liveRecordedNodes, readStackRecord, stopRecordedStack, type LocalStackRecord } from "./stackRecord";
 import type { Persistence } from "@redis-on-docker/topology";
 
@@ -19,8 +19,10 @@ const DEFAULT_STATE_DIR = ".local-stack";
 const STATE_FILE = "state.json";
 /** `status` exit code when nothing runs (as `systemctl status`). */
 const EXIT_NOT_RUNNING = 3;
+/** `placement` exit code when the nodes are not spread as planned. */
+const EXIT_MISPLACED = 1;
 
-const USAGE = `Usage: redis-local <up|down|status> [options]
+const USAGE = `Usage: redis-local <up|down|status|placement> [options]
 
 Runs Redis locally, without Docker: one standalone redis-server and a Redis Cluster
 (3 masters + 3 replicas by default) on free ports of 127.0.0.1, formed with the same
@@ -30,6 +32,10 @@ Commands:
   up        start the servers in the background, form the cluster, write the outputs
   down      stop the servers started by 'up' and remove their files
   status    say whether they run (exit 0 when up, ${EXIT_NOT_RUNNING} when not)
+  placement for a cluster spread over hosts: report a master that shares a host with
+            one of its replicas, or a planned master serving as a replica after failovers
+            (exit 0 when as planned, ${EXIT_MISPLACED} when not); with --restore, restore the spread
+            with CLUSTER FAILOVER on the right replicas. On one host there is nothing to spread.
 
 Options:
   --outputs <file>          where 'up' writes the outputs document
@@ -41,6 +47,7 @@ Options:
   --replicas <n>            replicas per master (default 1)
   --node-timeout-ms <ms>    cluster-node-timeout (default 2000)
   --persistence <mode>      none | rdb | aof (default none)
+  --restore                 placement: restore the planned spread (opt-in)
   -q, --quiet               no progress lines
   -h, --help                this text
 
@@ -122,6 +129,7 @@ async function main(argv: string[]): Promise<number> {
       replicas: { type: "string" },
       "node-timeout-ms": { type: "string" },
       persistence: { type: "string" },
+      restore: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       help: { type: "boolean", short: "h" },
     },
@@ -217,6 +225,16 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(`  outputs: ${record.outputsFile}\n`);
       return 0;
+    }
+    case "placement": {
+      const record = readState(stateFile);
+      if (!record || liveRecordedNodes(record).length === 0) {
+        process.stdout.write("local stack is down\n");
+        return EXIT_NOT_RUNNING;
+      }
+      const report = await checkPlacement(record, { restore: values.restore ?? false, log });
+      for (const line of report.lines) process.stdout.write(`${line}\n`);
+      return report.asPlanned ? 0 : EXIT_MISPLACED;
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
