@@ -432,23 +432,38 @@ check_placement() {
   [ -z "$COLOCATED" ] && [ -z "$DISPLACED" ]
 }
 
-# wait_master ADDR: until the node reports role:master (bounded by the deadline).
-wait_master() {
-  while :; do
-    bound_calls
-    case $(rcli "$1" INFO replication | tr -d '\r') in *role:master*) return 0 ;; esac
-    expired && fail "placement: $1 did not become master within ${TIMEOUT_SEC}s after CLUSTER FAILOVER"
-    pause
-  done
+# is_master ADDR: whether the node reports role:master.
+is_master() {
+  bound_calls
+  case $(rcli "$1" INFO replication | tr -d '\r') in *role:master*) return 0 ;; esac
+  return 1
 }
 
-# failover_to ADDR WHY: CLUSTER FAILOVER on the replica ADDR (coordinated with its master: no write is lost).
+# failover_to ADDR WHY: CLUSTER FAILOVER on the replica ADDR (coordinated with its master: no
+# write is lost). A manual failover needs the replica in sync, and gives up silently after 5 s
+# (CLUSTER_MF_TIMEOUT) when it is not: so wait for the link, and ask again until the deadline.
 failover_to() {
-  bound_calls
-  reply=$(rcli "$1" CLUSTER FAILOVER | tr -d '\r')
-  [ "$reply" = OK ] || fail "placement: CLUSTER FAILOVER on $1 answered: $reply"
-  wait_master "$1"
-  log "placement: $1 ($(host_of "$1")) is master again: $2"
+  while :; do
+    bound_calls
+    case $(rcli "$1" INFO replication | tr -d '\r') in *master_link_status:up*) break ;; *role:master*) return 0 ;; esac
+    expired && fail "placement: replica $1 is not in sync with its master within ${TIMEOUT_SEC}s; no failover to it"
+    pause
+  done
+  while :; do
+    bound_calls
+    reply=$(rcli "$1" CLUSTER FAILOVER | tr -d '\r')
+    [ "$reply" = OK ] || fail "placement: CLUSTER FAILOVER on $1 answered: $reply"
+    asked=$(date +%s)
+    while [ $(( $(date +%s) - asked )) -lt 6 ]; do
+      if is_master "$1"; then
+        log "placement: $1 ($(host_of "$1")) is master again: $2"
+        return 0
+      fi
+      expired && fail "placement: $1 did not become master within ${TIMEOUT_SEC}s after CLUSTER FAILOVER"
+      pause
+    done
+    log "placement: the failover to $1 did not complete; asking again"
+  done
 }
 
 # restore_placement ADDR: planned masters take over from their group again; a master still
