@@ -92,3 +92,90 @@ describe("local runner across simulated hosts", function () {
     }
   });
 });
+
+/**
+ * Isolation: host-a is partitioned from the other hosts while its processes live and a client
+ * (in the root namespace) still reaches it. Counts the writes its master acknowledges after the
+ * partition, until the failover on the other side: without min-replicas-to-write they are lost
+ * when it rejoins as a replica; with min-replicas-to-write 1 (max lag 1 s) it stops accepting.
+ */
+describe("isolated master across simulated hosts: writes accepted after the partition", function () {
+  this.timeout(90_000);
+  /** Longer than min-replicas-max-lag (1 s), so the two windows differ: the node timeout vs the max lag. */
+  const ISOLATION_NODE_TIMEOUT_MS = 3000;
+  const figures: Record<string, number> = {};
+
+  for (const minReplicasToWrite of [0, 1]) {
+    it(`min-replicas-to-write ${minReplicasToWrite}`, async function () {
+      const unavailable = simulatedHostsUnavailable();
+      if (unavailable !== undefined) {
+        console.log(`      skipped: ${unavailable}`);
+        this.skip();
+      }
+      const hosts = SimulatedHosts.create(["host-a", "host-b", "host-c"]);
+      let stack: LocalStack | undefined;
+      try {
+        stack = await startLocalStack({
+          password: PASSWORD,
+          nodeTimeoutMs: ISOLATION_NODE_TIMEOUT_MS,
+          hosts: hosts.hosts,
+          minReplicasToWrite,
+          minReplicasMaxLagSec: 1,
+        });
+        const master = stack.nodes.find((n) => n.hostName === "host-a" && n.role === "cluster" && stack!.plan.clusterNodes.find((p) => p.name === n.name)?.replicaOf === undefined)!;
+        const { default: Redis } = await import("ioredis");
+        const direct = new Redis({ host: master.host, port: master.port, password: PASSWORD, commandTimeout: 500, maxRetriesPerRequest: 0, connectTimeout: 1000 });
+        direct.on("error", () => undefined);
+        try {
+          await direct.ping();
+          // A key in this master's first slot range.
+          const mine = ((await direct.call("CLUSTER", "NODES")) as string).split("\n").find((l) => l.includes("myself")) ?? "";
+          const [first, last] = (mine.trim().split(" ")[8] ?? "").split("-").map(Number);
+          const key = await keyInSlots(direct, first, last ?? first);
+          hosts.partition("host-a");
+          const cutAt = Date.now();
+          let accepted = 0;
+          let refused = 0;
+          let lastAcceptedMs = 0;
+          while (Date.now() - cutAt < ISOLATION_NODE_TIMEOUT_MS + 2000) {
+            try {
+              await direct.set(key, String(Date.now()));
+              accepted++;
+              lastAcceptedMs = Date.now() - cutAt;
+            } catch {
+              refused++;
+            }
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          figures[`minReplicasToWrite ${minReplicasToWrite}`] = lastAcceptedMs;
+          console.log(
+            `      isolated master (node timeout ${ISOLATION_NODE_TIMEOUT_MS} ms), min-replicas-to-write ${minReplicasToWrite}: ` +
+              `${accepted} writes accepted after the partition, the last ${lastAcceptedMs} ms after it; ${refused} refused`,
+          );
+          if (minReplicasToWrite === 0) {
+            // Accepted until the master itself sees the majority gone (about the node timeout): lost at rejoin.
+            expect(lastAcceptedMs, "ms the isolated master kept accepting writes").to.be.greaterThan(ISOLATION_NODE_TIMEOUT_MS - 1000);
+          } else {
+            // Only until the replica's last ack is older than min-replicas-max-lag (1 s; Redis counts whole seconds).
+            expect(lastAcceptedMs, "ms the isolated master kept accepting writes with min-replicas-to-write 1").to.be.at.most(2500);
+          }
+        } finally {
+          direct.disconnect();
+          hosts.heal("host-a");
+        }
+      } finally {
+        await stack?.stop();
+        hosts.destroy();
+      }
+    });
+  }
+});
+
+/** A key that hashes into the slots `first..last` (a range of thousands: a few tries). */
+async function keyInSlots(redis: { call(...args: string[]): Promise<unknown> }, first: number, last: number): Promise<string> {
+  for (let i = 0; i < 100_000; i++) {
+    const slot = (await redis.call("CLUSTER", "KEYSLOT", `iso${i}`)) as number;
+    if (slot >= first && slot <= last) return `iso${i}`;
+  }
+  throw new Error(`no key found for slots ${first}-${last}`);
+}
