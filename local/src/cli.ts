@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { onInterrupt } from "./exitCleanup";
-import { LOCAL_DEFAULTS, startLocalStack, type LocalStackOptions } from "./runner";
+import { LOCAL_DEFAULTS, checkPlacement, startLocalStack, type LocalStackOptions } from "./runner";
 import { liveRecordedNodes, readStackRecord, stopRecordedStack, type LocalStackRecord } from "./stackRecord";
 import { CONFIG_NAMESPACE, PERSISTENCE_VALUES, type Persistence } from "@redis-on-docker/topology";
 
@@ -19,6 +19,8 @@ const DEFAULT_STATE_DIR = ".local-stack";
 const STATE_FILE = "state.json";
 /** `status` exit code when nothing runs (as `systemctl status`). */
 const EXIT_NOT_RUNNING = 3;
+/** `placement` exit code when the nodes are not spread as planned. */
+const EXIT_MISPLACED = 1;
 
 /**
  * The stack settings `up` takes as flags. Their defaults are the local runner's (`LOCAL_DEFAULTS`),
@@ -34,7 +36,7 @@ const SETTING_FLAGS = [
 /** `  --flag <arg>` padded to the help's second column. */
 const option = (usage: string, help: string): string => `  ${usage.padEnd(24)}  ${help}`;
 
-const USAGE = `Usage: redis-local <up|down|status> [options]
+const USAGE = `Usage: redis-local <up|down|status|placement> [options]
 
 Runs Redis locally, without Docker: one standalone redis-server and a Redis Cluster
 (3 masters + 3 replicas by default) on free ports of 127.0.0.1, formed with the same
@@ -44,6 +46,10 @@ Commands:
   up        start the servers in the background, form the cluster, write the outputs
   down      stop the servers started by 'up' and remove their files
   status    say whether they run (exit 0 when up, ${EXIT_NOT_RUNNING} when not)
+  placement for a cluster spread over hosts: report a master that shares a host with
+            one of its replicas, or a planned master serving as a replica after failovers
+            (exit 0 when as planned, ${EXIT_MISPLACED} when not); with --restore, restore the spread
+            with CLUSTER FAILOVER on the right replicas. On one host there is nothing to spread.
 
 Options:
   --outputs <file>          where 'up' writes the outputs document
@@ -52,6 +58,7 @@ Options:
   --password-file <file>    password for every node (default: LOCAL_STACK_PASSWORD, else generated)
   --no-password             servers without a password
 ${SETTING_FLAGS.map((f) => option(`--${f.flag} ${f.arg}`, `${f.help} (default ${LOCAL_DEFAULTS[f.key]})`)).join("\n")}
+  --restore                 placement: restore the planned spread (opt-in)
   -q, --quiet               no progress lines
   -h, --help                this text
 
@@ -130,6 +137,7 @@ async function main(argv: string[]): Promise<number> {
       replicas: { type: "string" },
       "node-timeout-ms": { type: "string" },
       persistence: { type: "string" },
+      restore: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       help: { type: "boolean", short: "h" },
     },
@@ -225,6 +233,16 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(`  outputs: ${record.outputsFile}\n`);
       return 0;
+    }
+    case "placement": {
+      const record = readState(stateFile);
+      if (!record || liveRecordedNodes(record).length === 0) {
+        process.stdout.write("local stack is down\n");
+        return EXIT_NOT_RUNNING;
+      }
+      const report = await checkPlacement(record, { restore: values.restore ?? false, log });
+      for (const line of report.lines) process.stdout.write(`${line}\n`);
+      return report.asPlanned ? 0 : EXIT_MISPLACED;
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);

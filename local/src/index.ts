@@ -4,7 +4,16 @@
  * down (it also goes when the process ends, is interrupted, or was SIGKILLed: the next start
  * reaps it). See also the `redis-local` CLI and the test hooks (`/mocha`, `/global-setup`).
  */
-export { LOCAL_DEFAULTS, startLocalStack, type LocalStack, type LocalStackOptions, type LocalNode, type LocalStackRecord } from "./runner";
+export {
+  checkPlacement,
+  LOCAL_DEFAULTS,
+  startLocalStack,
+  type LocalStack,
+  type LocalStackOptions,
+  type LocalNode,
+  type LocalStackRecord,
+  type PlacementReport,
+} from "./runner";
 export { registerExitCleanup, type CleanupEntry } from "./exitCleanup";
 export type { LocalHostPlacement } from "./localNodes";
 export { findRedisBinaries, MissingRedisBinaryError, REDIS_CLI_BIN_ENV, REDIS_SERVER_BIN_ENV, type RedisBinaries } from "./redisBinaries";

@@ -17,8 +17,10 @@ import type { Endpoint, StackOutputs } from "@redis-on-docker/outputs";
 import {
   DEFAULT_SETTINGS,
   planTopology,
+  placementScriptArgs,
   renderBootstrapScript,
   validateStackSettings,
+  type BootstrapScriptArgs,
   type StackSettings,
   type TopologyPlan,
 } from "@redis-on-docker/topology";
@@ -111,6 +113,12 @@ export interface LocalStack {
   restartNode(name: string): Promise<void>;
   /** What another process (the CLI's `down`) needs to stop this stack. */
   record(): LocalStackRecord;
+  /**
+   * Multi-host stacks: reports when a master and one of its replicas share a host, or a planned
+   * master serves as a replica after failovers; with `restore`, restores the planned spread with
+   * `CLUSTER FAILOVER` on the right replicas. One host: nothing to spread.
+   */
+  placement(options?: { restore?: boolean }): Promise<PlacementReport>;
 }
 
 /** Starts the stack; on any failure, everything started so far is torn down before it rejects. */
@@ -160,8 +168,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const id = n.identity();
       return id ? [id] : [];
     });
+  let scriptArgs: ClusterScriptArgs | undefined;
   const record = (): LocalStackRecord => ({
     version: 1,
+    ...(scriptArgs ? { clusterScript: scriptArgs } : {}),
     dir,
     outputsFile,
     detached,
@@ -201,7 +211,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     log(`all ${nodes.length} processes answer; forming the cluster`);
 
     const seeds: Endpoint[] = nodes.slice(1).map((n) => ({ host: n.host, port: n.port }));
-    await runBootstrap(dir, binaries, password, seeds, settings, log);
+    scriptArgs = clusterScriptArgs(seeds, settings, plan);
+    saveRecord();
+    await runBootstrap(dir, binaries, password, scriptArgs, log);
     await verifyClusterOk(seeds, password);
 
     const standalone = nodes[0];
@@ -254,6 +266,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
         log(`${name} (pid ${identity.pid}) stopped by ${signal}`);
       },
+      placement: (opts: { restore?: boolean } = {}) => checkPlacement(record(), { restore: opts.restore ?? false, log, cli: binaries.cli }),
       async restartNode(name: string): Promise<void> {
         const node = findNode(name);
         if (stopping) throw new Error(`cannot restart ${name}: the stack is stopped`);
@@ -269,41 +282,64 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-/** Runs the rendered bootstrap script with `sh`, streaming its lines to `log`. */
-async function runBootstrap(
-  dir: string,
-  binaries: RedisBinaries,
-  password: string,
+/** What the stack's bootstrap script needs besides the action (kept in the record for `placement`). */
+export type ClusterScriptArgs = Omit<BootstrapScriptArgs, "passwordFile" | "action" | "restoreSpread">;
+
+/** The cluster-script arguments of a stack: its nodes as reached from here, and, across hosts, the planned pairs and hosts. */
+function clusterScriptArgs(
   seeds: Endpoint[],
   settings: Pick<StackSettings, "replicasPerMaster" | "bootstrapTimeoutSec" | "nodeTimeoutMs">,
-  log: (line: string) => void,
-): Promise<void> {
-  const timeoutSec = settings.bootstrapTimeoutSec;
-  const passwordFile = path.join(dir, "password");
-  if (password !== "") writePrivateFile(passwordFile, password);
-  const scriptPath = path.join(dir, "bootstrap.sh");
-  writePrivateFile(scriptPath, renderBootstrapScript({
-    nodes: seeds,
+  plan: TopologyPlan,
+): ClusterScriptArgs {
+  const args: ClusterScriptArgs = {
+    nodes: seeds.map((s) => ({ ...s })),
     replicasPerMaster: settings.replicasPerMaster,
-    timeoutSec,
-    passwordFile,
+    timeoutSec: settings.bootstrapTimeoutSec,
     nodeTimeoutMs: settings.nodeTimeoutMs,
-  }));
+  };
+  if (plan.bootstrap.groups === undefined) return args;
+  const { pairs, nodeHosts } = placementScriptArgs(seeds, plan.bootstrap.groups, plan.clusterNodes, false);
+  return { ...args, ...(pairs ? { pairs } : {}), ...(nodeHosts ? { nodeHosts } : {}) };
+}
+
+/** The outcome of one run of the cluster script. */
+interface ScriptRun {
+  /** `""` on exit 0, else what ended it (`exit code 1`, `killed by SIGKILL`). */
+  result: string;
+  exitCode: number | null;
+  /** Its stdout lines (progress), without colours. */
+  lines: string[];
+  /** Its stderr lines (errors). */
+  errors: string[];
+}
+
+/**
+ * Renders the cluster script (`renderBootstrapScript`) into `<dir>/<name>.sh` and runs it with
+ * `sh`, streaming its lines to `log`. The password is read from `<dir>/password`.
+ */
+async function runClusterScript(
+  dir: string,
+  cli: string,
+  args: ClusterScriptArgs & Pick<BootstrapScriptArgs, "action" | "restoreSpread">,
+  name: string,
+  log: (line: string) => void,
+): Promise<ScriptRun> {
+  const passwordFile = path.join(dir, "password");
+  const scriptPath = path.join(dir, `${name}.sh`);
+  writePrivateFile(scriptPath, renderBootstrapScript({ ...args, passwordFile }));
 
   // The script calls `redis-cli` by name: put the resolved one first on its PATH.
   const binDir = path.join(dir, "bin");
   fs.mkdirSync(binDir, { recursive: true, mode: 0o700 });
-  fs.symlinkSync(binaries.cli, path.join(binDir, "redis-cli"));
+  if (!fs.existsSync(path.join(binDir, "redis-cli"))) fs.symlinkSync(cli, path.join(binDir, "redis-cli"));
   const searchPath = [binDir, process.env.PATH ?? ""].join(path.delimiter);
   const child = spawn("sh", [scriptPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { PATH: searchPath } });
   const errors: string[] = [];
-  // redis-cli reports its own errors ([ERR] ...) on stdout: keep the last lines for the message.
-  const recent: string[] = [];
+  const lines: string[] = [];
   // redis-cli colours its --cluster output even when it is not on a terminal.
   const plain = (line: string): string => line.replace(/\x1b\[[0-9;]*m/g, "");
   readline.createInterface({ input: child.stdout }).on("line", (line) => {
-    recent.push(plain(line));
-    if (recent.length > 5) recent.shift();
+    lines.push(plain(line));
     log(`  ${plain(line)}`);
   });
   readline.createInterface({ input: child.stderr }).on("line", (line) => {
@@ -311,18 +347,67 @@ async function runBootstrap(
     log(`  ${plain(line)}`);
   });
   // The script bounds itself; this is the backstop should it hang anyway.
-  const backstop = setTimeout(() => child.kill("SIGKILL"), (timeoutSec + 10) * 1000);
-  const result = await new Promise<string>((resolve) => {
-    child.once("error", (error) => resolve(`could not run sh: ${error.message}`));
-    child.once("close", (code, signal) => resolve(code === 0 ? "" : signal ? `killed by ${signal}` : `exit code ${String(code)}`));
+  const backstop = setTimeout(() => child.kill("SIGKILL"), (args.timeoutSec + 10) * 1000);
+  const [result, exitCode] = await new Promise<[string, number | null]>((resolve) => {
+    child.once("error", (error) => resolve([`could not run sh: ${error.message}`, null]));
+    child.once("close", (code, signal) => resolve([code === 0 ? "" : signal ? `killed by ${signal}` : `exit code ${String(code)}`, code]));
   });
   clearTimeout(backstop);
-  if (result !== "") {
+  return { result, exitCode, lines, errors };
+}
+
+/** Forms the cluster with the bootstrap script; throws with its last lines when it fails. */
+async function runBootstrap(
+  dir: string,
+  binaries: RedisBinaries,
+  password: string,
+  args: ClusterScriptArgs,
+  log: (line: string) => void,
+): Promise<void> {
+  if (password !== "") writePrivateFile(path.join(dir, "password"), password);
+  const run = await runClusterScript(dir, binaries.cli, args, "bootstrap", log);
+  if (run.result !== "") {
+    // redis-cli reports its own errors ([ERR] ...) on stdout: the last lines go into the message.
+    const recent = run.lines.slice(-5);
     throw new Error(
-      `cluster bootstrap failed (${result}): ${errors.join(" | ") || "no message"}` +
+      `cluster bootstrap failed (${run.result}): ${run.errors.join(" | ") || "no message"}` +
         (recent.length > 0 ? `; last output: ${recent.join(" | ")}` : ""),
     );
   }
+}
+
+/** What the placement check found (see `LocalStack.placement`). */
+export interface PlacementReport {
+  /** No master shares a host with one of its replicas, and every planned master serves. */
+  asPlanned: boolean;
+  /** The check's `placement:` lines: what is misplaced, and what a restore did. */
+  lines: string[];
+}
+
+/**
+ * Checks a multi-host stack's placement with the bootstrap script's own check (`ACTION=placement`)
+ * and, with `restore`, restores the planned spread with `CLUSTER FAILOVER`. Throws when the check
+ * itself fails (a node unreachable past the bound, a refused failover).
+ */
+export async function checkPlacement(
+  record: Pick<LocalStackRecord, "dir" | "clusterScript">,
+  options: { restore?: boolean; log?: (line: string) => void; cli?: string } = {},
+): Promise<PlacementReport> {
+  const args = record.clusterScript;
+  if (args?.nodeHosts === undefined) {
+    return { asPlanned: true, lines: ["placement: one host: every node shares it, there is nothing to spread"] };
+  }
+  const run = await runClusterScript(
+    record.dir,
+    options.cli ?? findRedisBinaries().cli,
+    { ...args, action: "placement", restoreSpread: options.restore ?? false },
+    "placement",
+    options.log ?? ((): void => undefined),
+  );
+  const lines = run.lines.map((l) => l.replace(/^bootstrap: /, "")).filter((l) => l.startsWith("placement:"));
+  if (run.exitCode === 0) return { asPlanned: true, lines };
+  if (run.exitCode === 1 && run.errors.length === 0) return { asPlanned: false, lines };
+  throw new Error(`placement check failed (${run.result}): ${run.errors.join(" | ") || "no message"}`);
 }
 
 /** Independent check after the script: every node reports `cluster_state:ok` and knows them all. */

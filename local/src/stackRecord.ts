@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { NodeRole } from "@redis-on-docker/topology";
+import type { BootstrapScriptArgs, NodeRole } from "@redis-on-docker/topology";
 import { isAlive, isOurRedisServer, terminateProcesses, type ProcessIdentity } from "./processControl";
 
 export interface LocalStackRecord {
@@ -19,6 +19,11 @@ export interface LocalStackRecord {
   owner: ProcessIdentity;
   createdAt: string;
   nodes: Array<{ name: string; role: NodeRole; port: number; configPath: string } & ProcessIdentity>;
+  /**
+   * The cluster script's arguments (nodes, and across hosts the planned pairs and hosts; no
+   * password): what `redis-local placement` runs the placement check with.
+   */
+  clusterScript?: Omit<BootstrapScriptArgs, "passwordFile" | "action" | "restoreSpread">;
 }
 
 /** Prefix of stack dirs in the temp dir; nothing else is ever removed by a record. */

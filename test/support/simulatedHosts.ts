@@ -54,6 +54,7 @@ export class SimulatedHosts {
   readonly gateway: string;
   private destroyed = false;
   private forwardRuleAdded = false;
+  private readonly partitioned = new Set<string>();
   private readonly unregister: () => void;
 
   private constructor(
@@ -135,6 +136,30 @@ export class SimulatedHosts {
     run("ip", ["link", "set", this.host(name).link, "down"]);
   }
 
+  /**
+   * Partitions the host from the other hosts only: its frames to and from the other hosts are
+   * dropped (two FORWARD rules of ours, tagged), while this namespace (the clients) still reaches it.
+   */
+  partition(name: string): void {
+    for (const rule of this.partitionRules(name)) run("iptables", ["-I", "FORWARD", "1", ...rule]);
+    this.partitioned.add(name);
+  }
+
+  /** Undoes `partition`. */
+  heal(name: string): void {
+    for (const rule of this.partitionRules(name)) run("iptables", ["-D", "FORWARD", ...rule], { allowFail: true });
+    this.partitioned.delete(name);
+  }
+
+  private partitionRules(name: string): string[][] {
+    const link = this.host(name).link;
+    const tag = ["-m", "comment", "--comment", `${this.prefix} partition ${name}`];
+    return [
+      ["-m", "physdev", "--physdev-in", link, "-j", "DROP", ...tag],
+      ["-m", "physdev", "--physdev-out", link, "-j", "DROP", ...tag],
+    ];
+  }
+
   /** Undoes `cut`. */
   restore(name: string): void {
     run("ip", ["link", "set", this.host(name).link, "up"]);
@@ -157,6 +182,7 @@ export class SimulatedHosts {
     if (this.destroyed) return;
     this.destroyed = true;
     this.unregister?.();
+    for (const name of [...this.partitioned]) this.heal(name);
     for (const host of this.hosts) {
       for (const pid of this.pids(host.name)) {
         try {

@@ -29,6 +29,22 @@ export interface BootstrapScriptArgs {
    * again on every node. Without it, the nodes' timeouts are left alone.
    */
   nodeTimeoutMs?: number;
+  /**
+   * Multi-host plans: each replica's planned master, as `[master, replica]` addresses from `nodes`.
+   * A fresh cluster is then created from the masters alone and each replica attached to its planned
+   * master (redis-cli's anti-affinity spreads by IP, not by the plan); a node that comes back empty
+   * rejoins its planned group. Without it, `--cluster-replicas` picks the replicas.
+   */
+  pairs?: Array<[Endpoint, Endpoint]>;
+  /** Multi-host plans: the host name of each entry of `nodes` (same order), for the placement check. */
+  nodeHosts?: string[];
+  /** With `nodeHosts`: restore the planned spread with `CLUSTER FAILOVER` instead of only reporting. Default false. */
+  restoreSpread?: boolean;
+  /**
+   * `form` (default): form or heal the cluster, then check the placement. `placement`: only check
+   * (and, with `restoreSpread`, restore) the placement; exit 0 when it is as planned, 1 when not.
+   */
+  action?: "form" | "placement";
 }
 
 /**
@@ -85,6 +101,20 @@ function validate(args: BootstrapScriptArgs): void {
   if (args.nodeTimeoutMs !== undefined && (!Number.isInteger(args.nodeTimeoutMs) || args.nodeTimeoutMs < 1)) {
     throw new Error(`bootstrap: nodeTimeoutMs must be an integer >= 1, got ${String(args.nodeTimeoutMs)}`);
   }
+  const planned = new Set(nodes.map((n) => `${n.host}:${n.port}`));
+  for (const [master, replica] of args.pairs ?? []) {
+    for (const end of [master, replica]) {
+      if (!planned.has(`${end.host}:${end.port}`)) throw new Error(`bootstrap: pair member ${end.host}:${end.port} is not one of the nodes`);
+    }
+  }
+  if (args.nodeHosts !== undefined) {
+    if (args.nodeHosts.length !== nodes.length) {
+      throw new Error(`bootstrap: nodeHosts lists ${args.nodeHosts.length} hosts for ${nodes.length} nodes`);
+    }
+    for (const host of args.nodeHosts) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(host)) throw new Error(`bootstrap: host name ${JSON.stringify(host)} is not [A-Za-z0-9_.-]`);
+    }
+  }
   if (!passwordFile.startsWith("/")) {
     throw new Error(`bootstrap: passwordFile must be an absolute path, got ${JSON.stringify(passwordFile)}`);
   }
@@ -132,6 +162,10 @@ export function renderBootstrapScript(args: BootstrapScriptArgs): string {
     `TIMEOUT_SEC=${args.timeoutSec}`,
     `PASSWORD_FILE=${shellQuote(args.passwordFile)}`,
     `LINE_MAX=${BOOTSTRAP_LINE_MAX}`,
+    `PAIRS=${shellQuote((args.pairs ?? []).map(([m, r]) => `${m.host}:${m.port}>${r.host}:${r.port}`).join(" "))}`,
+    `PLACEMENT=${shellQuote((args.nodeHosts ?? []).map((host, i) => `${args.nodes[i].host}:${args.nodes[i].port}=${host}`).join(" "))}`,
+    `RESTORE_SPREAD=${args.restoreSpread === true ? 1 : 0}`,
+    `ACTION=${args.action ?? "form"}`,
   ];
   return [
     "#!/bin/sh",

@@ -4,7 +4,7 @@
  * secrets: the password is added by `renderRedisConf` where a realisation writes files.
  */
 import type { Endpoint, StackOutputs } from "@redis-on-docker/outputs";
-import { renderBootstrapScript } from "./bootstrapScript";
+import { renderBootstrapScript, type BootstrapScriptArgs } from "./bootstrapScript";
 import {
   CLUSTER_BUS_PORT_OFFSET,
   FIRST_NODE_IP_OFFSET,
@@ -243,6 +243,7 @@ export function planTopology(settings: StackSettings): TopologyPlan {
       timeoutSec: settings.bootstrapTimeoutSec,
       passwordFile: BOOTSTRAP_PASSWORD_PATH,
       nodeTimeoutMs: settings.nodeTimeoutMs,
+      ...(multiHost ? placementScriptArgs(internalSeeds, multiHost.groups, clusterNodes, settings.restoreSpread) : {}),
     }),
   };
 
@@ -280,6 +281,23 @@ export function planTopology(settings: StackSettings): TopologyPlan {
         replicasPerMaster: settings.replicasPerMaster,
       },
     },
+  };
+}
+
+/**
+ * The bootstrap script's multi-host arguments: planned pairs and each node's host, from the plan.
+ * Realisations that reach the nodes at other addresses (the local runner) pass their own `nodes`.
+ */
+export function placementScriptArgs(
+  nodes: Endpoint[],
+  groups: ReplicaGroup[],
+  clusterNodes: Array<Pick<NodePlan, "host">>,
+  restoreSpread: boolean,
+): Pick<BootstrapScriptArgs, "pairs" | "nodeHosts" | "restoreSpread"> {
+  return {
+    pairs: groups.flatMap((g) => g.replicas.map((r): [Endpoint, Endpoint] => [{ ...nodes[g.master] }, { ...nodes[r] }])),
+    nodeHosts: clusterNodes.map((n) => n.host ?? "?"),
+    restoreSpread,
   };
 }
 
