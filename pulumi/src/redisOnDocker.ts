@@ -85,6 +85,8 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
   /**
    * A bad argument throws a `SettingError` naming it before any resource is declared. A caller's
    * `docker.Provider` (`{ provider }` or `{ providers: [provider] }`) reaches every docker resource.
+   * At `up` the resources are declared once each engine's version passed (Docker Engine 25.0.0 is
+   * refused: the outputs reject with a RunError saying why, and nothing is created).
    */
   constructor(name: string, args: RedisOnDockerArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("redis-on-docker:index:RedisOnDocker", name, {}, opts);
