@@ -6,4 +6,4 @@ export { RedisOnDocker, type RedisOnDockerArgs, type RedisOnDockerHost, type Red
 export { SettingError, type Persistence } from "@redis-on-docker/topology";
 export type { StackOutputs, Endpoint, StandaloneOutputs, ClusterOutputs } from "@redis-on-docker/outputs";
 export * as components from "./components";
-export { checkDockerEngineVersion, type DockerEngineVersionSource } from "./dockerEngineVersion";
+export { checkDockerEngineVersion, engineVersionAt } from "./dockerEngineVersion";

@@ -17,6 +17,7 @@ import {
   type TopologyPlan,
 } from "@redis-on-docker/topology";
 import { RedisClusterBootstrap, RedisClusterNodes, RedisNetwork, RedisServer } from "./components";
+import { defaultDockerEngine, dockerEngineGate, providerDockerEngine, type DockerEngineRef } from "./dockerEngineVersion";
 
 /** One Docker host of a multi-host deployment: its engine, and how others reach it. */
 export interface RedisOnDockerHost {
@@ -84,6 +85,8 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
   /**
    * A bad argument throws a `SettingError` naming it before any resource is declared. A caller's
    * `docker.Provider` (`{ provider }` or `{ providers: [provider] }`) reaches every docker resource.
+   * At `up` the resources are declared once each engine's version passed (Docker Engine 25.0.0 is
+   * refused: the outputs reject with a RunError saying why, and nothing is created).
    */
   constructor(name: string, args: RedisOnDockerArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("redis-on-docker:index:RedisOnDocker", name, {}, opts);
@@ -125,19 +128,23 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
 
     // Resources declared before the component existed sat at the stack root: the aliases keep them.
     const child: pulumi.ComponentResourceOptions = { parent: this, aliases: [{ parent: pulumi.rootStackResource }] };
-    const { standalone, bootstrap, imageName } =
+    // The resources are declared only once every engine passed the version check (at `up`; a
+    // preview declares them at once): a refused engine gets no resource at all, and the check's
+    // error rejects this component's outputs, which fails the update.
+    const declared = dockerEngineGate(enginesOf(hosts, opts), this).apply(() =>
       plan.hosts === undefined
         ? this.declareOnOneHost(plan, settings.namePrefix, password, hosts.length === 1 ? { ...child, provider: hosts[0].provider } : child)
-        : this.declareOnHosts(plan, plan.hosts, hosts, settings.namePrefix, password);
+        : this.declareOnHosts(plan, plan.hosts, hosts, settings.namePrefix, password),
+    );
 
     const outputs = plan.outputs;
     this.schemaVersion = pulumi.output(outputs.schemaVersion);
-    this.redisImage = imageName;
+    this.redisImage = declared.apply((parts) => parts.imageName);
     this.redisVersion = pulumi.output(outputs.redisVersion);
     this.passwordRequired = pulumi.output(outputs.passwordRequired);
     this.password = pulumi.secret(password ?? "");
-    this.standalone = standalone.container.id.apply(() => outputs.standalone);
-    this.cluster = bootstrap.exitCode.apply(() => outputs.cluster);
+    this.standalone = declared.apply((parts) => parts.standalone.container.id).apply(() => outputs.standalone);
+    this.cluster = declared.apply((parts) => parts.bootstrap.exitCode).apply(() => outputs.cluster);
     this.registerOutputs({
       schemaVersion: this.schemaVersion,
       redisImage: this.redisImage,
@@ -227,6 +234,17 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
     const { schemaVersion, redisImage, redisVersion, passwordRequired, password, standalone, cluster } = this;
     return { schemaVersion, redisImage, redisVersion, passwordRequired, password, standalone, cluster };
   }
+}
+
+/**
+ * The engines the resources go to: each host's provider; else a caller's docker.Provider in the
+ * options; else the default provider's. (A docker provider inherited from a parent is not seen.)
+ */
+function enginesOf(hosts: RedisOnDockerHost[], opts: pulumi.ComponentResourceOptions | undefined): DockerEngineRef[] {
+  if (hosts.length > 0) return hosts.map((h) => providerDockerEngine(h.provider, `hosts entry ${h.name}: its docker.Provider's host`));
+  const given = [opts?.provider, ...(Array.isArray(opts?.providers) ? opts.providers : Object.values(opts?.providers ?? {}))];
+  const provider = given.find((p): p is docker.Provider => docker.Provider.isInstance(p));
+  return [provider === undefined ? defaultDockerEngine() : providerDockerEngine(provider, "the docker.Provider in RedisOnDocker's options: its host")];
 }
 
 /** The hosts as given, each with a docker.Provider; a SettingError naming `hosts` otherwise. */

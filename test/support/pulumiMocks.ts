@@ -58,10 +58,10 @@ export function mockImageId(reference: string): string {
   return `sha256:${createHash("sha256").update(`mock image ${reference}`).digest("hex")}`;
 }
 
-/** Sets up mocks with `config`, runs `program`, and waits (bounded) until every registration is done. */
+/** Sets up mocks with `config`, runs `program` (as `pulumi up`, or `preview`), and waits (bounded) until every registration is done. */
 export async function runMocked<T>(
   program: () => T,
-  options: { config?: Record<string, string>; secretKeys?: string[]; extraState?: ExtraState; stack?: string } = {},
+  options: { config?: Record<string, string>; secretKeys?: string[]; extraState?: ExtraState; stack?: string; preview?: boolean } = {},
 ): Promise<MockedRun<T>> {
   const byName = new Map<string, Record<string, unknown>>();
   await pulumi.runtime.setMocks(
@@ -80,7 +80,7 @@ export async function runMocked<T>(
     },
     "redis-on-docker",
     options.stack ?? "test",
-    false,
+    options.preview ?? false,
   );
   pulumi.runtime.setAllConfig(options.config ?? {}, options.secretKeys);
 
