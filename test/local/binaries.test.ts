@@ -91,6 +91,6 @@ describe("local package: finding redis-server and redis-cli", function () {
     expect(fs.existsSync(path.join(dir, "state")), "no state dir left by the failed up").to.equal(false);
     const help = await runCli(["--help"], { PATH: dir });
     expect(help.code).to.equal(0);
-    expect(help.stdout).to.match(/^Usage: redis-local <up\|down\|status>/).and.to.include("REDIS_SERVER_BIN").and.to.include("REDIS_CLI_BIN");
+    expect(help.stdout).to.match(/^Usage: redis-local <up\|down\|status\|placement>/).and.to.include("REDIS_SERVER_BIN").and.to.include("REDIS_CLI_BIN");
   });
 });

@@ -118,7 +118,7 @@ describe("outsider: the packed local and pulumi packages in a project outside th
     const env = { PATH: process.env.PATH, HOME: process.env.HOME };
     const help = await run("npx", ["--no-install", "redis-local", "--help"], { cwd: app, timeoutMs: 60_000, env });
     expect(help.code, describeRun(help)).to.equal(0);
-    expect(help.stdout).to.match(/^Usage: redis-local <up\|down\|status>/);
+    expect(help.stdout).to.match(/^Usage: redis-local <up\|down\|status\|placement>/);
 
     const up = await run("npx", ["--no-install", "redis-local", "up", "-q"], { cwd: app, timeoutMs: 90_000, env });
     expect(up.code, describeRun(up)).to.equal(0);
