@@ -87,6 +87,18 @@ cluster_nodes() { bound_calls; rcli "$1" CLUSTER NODES | tr -d '\r'; }
 # cluster_info_field ADDR FIELD: one field of CLUSTER INFO.
 cluster_info_field() { bound_calls; rcli "$1" CLUSTER INFO | tr -d '\r' | sed -n "s/^$2:\(.*\)$/\1/p"; }
 # word N WORDS...: the Nth word.
+# first_serving_node "<addr> ...": prints the first of them that reports cluster_state:ok (every
+# slot served), polling until one does; returns 1 at the deadline.
+first_serving_node() {
+  while :; do
+    for addr in $1; do
+      if [ "$(cluster_info_field "$addr" cluster_state)" = ok ]; then printf '%s' "$addr"; return 0; fi
+    done
+    expired && return 1
+    pause
+  done
+}
+
 word() { n=$1; shift; eval "printf '%s' \"\${$n:-}\""; }
 
 heal_partial_cluster() {
@@ -106,15 +118,8 @@ heal_partial_cluster() {
   log "heal: formed:$FORMED_ADDRS; new:$NEW_ADDRS"
 
   # An anchor: a formed node that sees every slot served (a failover may still be running).
-  ANCHOR=''
-  while [ -z "$ANCHOR" ]; do
-    for addr in $FORMED_ADDRS; do
-      if [ "$(cluster_info_field "$addr" cluster_state)" = ok ]; then ANCHOR=$addr; break; fi
-    done
-    [ -n "$ANCHOR" ] && break
-    expired && fail "cannot heal: no formed node reports cluster_state:ok within ${TIMEOUT_SEC}s (slots are not all served); check the nodes with redis-cli CLUSTER NODES"
-    pause
-  done
+  ANCHOR=$(first_serving_node "$FORMED_ADDRS") \
+    || fail "cannot heal: no formed node reports cluster_state:ok within ${TIMEOUT_SEC}s (slots are not all served); check the nodes with redis-cli CLUSTER NODES"
   log "heal: $ANCHOR serves as the reference view"
 
   # Stale ids: wait while an old master's failover runs; a stale master that still owns slots
@@ -527,15 +532,7 @@ restore_placement() {
 # RESTORE_SPREAD=1, restores it and checks again. Returns 1 while it is not as planned.
 placement_step() {
   [ -n "$PLACEMENT" ] || return 0
-  anchor=''
-  while [ -z "$anchor" ]; do
-    for addr in $NODES; do
-      if [ "$(cluster_info_field "$addr" cluster_state)" = ok ]; then anchor=$addr; break; fi
-    done
-    [ -n "$anchor" ] && break
-    expired && fail "placement: no node reports cluster_state:ok within ${TIMEOUT_SEC}s"
-    pause
-  done
+  anchor=$(first_serving_node "$NODES") || fail "placement: no node reports cluster_state:ok within ${TIMEOUT_SEC}s"
   if check_placement "$anchor"; then
     log "placement: as planned (no master shares a host with any of its replicas; every planned master serves)"
     return 0
