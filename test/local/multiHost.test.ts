@@ -80,6 +80,14 @@ const CALL_MARGIN_MS = 750;
 /** Short: with its replica gone, a WAIT blocks its connection this long, and the writes queued behind it. */
 const WAIT_TIMEOUT_MS = 100;
 
+/**
+ * From every slot served to each form's first write there: the call in flight may time out
+ * (command timeout), then one slot refresh, which may first ask a node of the lost host
+ * (slotsRefreshTimeout, 1 s). Measured: 0.1-0.9 s; without a refresh on timeout 1.3-2.6 s and
+ * up to the 5 s refresh interval.
+ */
+const RESUME_AFTER_SERVED_MS = COMMAND_TIMEOUT_MS + 1500;
+
 type HostFault = "kill" | "cut";
 
 /**
@@ -196,6 +204,11 @@ async function hostLossUnderLoad(live: LocalStack, hosts: SimulatedHosts, fault:
     console.log(`      host loss under load (${fault}): ${JSON.stringify(figures)}`);
 
     expect(servedAt - faultAt, `${fault} -> every slot served (ms)`).to.be.at.most(NODE_TIMEOUT_MS + PROMOTION_MS + 1000);
+    // Both forms follow the promotion soon: a cut master gives no MOVED and no close, only a
+    // timeout, which must start a slot refresh (not wait for the periodic one, 5 s).
+    for (const form of ["async", "sync"] as const) {
+      expect(firstWrite[form] - (servedAt - faultAt), `${form}: every slot served -> first write on the lost master's slots (ms)`).to.be.at.most(RESUME_AFTER_SERVED_MS);
+    }
     expect([...lostWrites(asyncRecords), ...lostWrites(syncRecords)], "WAIT-confirmed writes lost").to.deep.equal([]);
     for (const shard of lostShards) {
       for (const records of [asyncRecords, syncRecords]) {
