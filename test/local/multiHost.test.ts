@@ -138,6 +138,9 @@ async function hostLossUnderLoad(live: LocalStack, hosts: SimulatedHosts, fault:
       hosts.cut("host-a");
       cut = true;
     }
+    // From here no call can reach host-a's nodes (killed and reaped, or link down): a write
+    // that succeeds on its slots now was served by the promoted replica.
+    const inEffectAt = Date.now();
     const servedAt = await waitFor("every slot served again by a node off host-a", 20_000, async () => {
       const nodes = await clusterNodes({ host: survivor.host, port: survivor.port }, PASSWORD);
       // Served by a node off host-a: host-a's masters still list their slots until the failover.
@@ -150,7 +153,7 @@ async function hostLossUnderLoad(live: LocalStack, hosts: SimulatedHosts, fault:
     for (const [form, records] of [["async", asyncRecords], ["sync", syncRecords]] as const) {
       const ends = await Promise.all(lostShards.map((shard) =>
         waitFor(`${form} client writing on ${shard}'s slots after the ${fault}`, 10_000, async () =>
-          records.find((r) => r.op === "write" && r.ok && r.shard === shard && r.start >= faultAt)?.end,
+          records.find((r) => r.op === "write" && r.ok && r.shard === shard && r.start >= inEffectAt)?.end,
         ),
       ));
       firstWrite[form] = Math.max(...ends) - faultAt;
