@@ -55,7 +55,7 @@ export function translateCommandError(error: Error, commandName: string, command
   return error;
 }
 
-function hookConnection(redis: Redis, commandTimeoutMs: number, standalone: boolean): void {
+function hookConnection(redis: Redis, commandTimeoutMs: number, standalone: boolean, onTimeout?: () => void): void {
   const marked = redis as Redis & { [TRANSLATED]?: true };
   if (marked[TRANSLATED] === true) return;
   marked[TRANSLATED] = true;
@@ -69,7 +69,11 @@ function hookConnection(redis: Redis, commandTimeoutMs: number, standalone: bool
       if (tagged[TRANSLATED] !== true) {
         tagged[TRANSLATED] = true;
         const reject = command.reject;
-        command.reject = (error: Error) => reject(translateCommandError(error, command.name, commandTimeoutMs, standalone));
+        command.reject = (error: Error) => {
+          const translated = translateCommandError(error, command.name, commandTimeoutMs, standalone);
+          if (translated instanceof CommandTimeoutError) onTimeout?.();
+          reject(translated);
+        };
       }
       return (send as (...args: unknown[]) => unknown).call(this, command, ...rest);
     },
@@ -83,6 +87,13 @@ export function translateCommandErrors(client: Redis | Cluster, commandTimeoutMs
     return;
   }
   const cluster = client as Cluster;
-  for (const node of cluster.nodes("all")) hookConnection(node, commandTimeoutMs, false);
-  cluster.on("+node", (node: Redis) => hookConnection(node, commandTimeoutMs, false));
+  // A node that stops answering without closing its connection (host or link lost) gives no
+  // MOVED and no close, so ioredis would keep routing its slots to it until the periodic slot
+  // refresh (up to slotsRefreshInterval after the promotion). A timeout starts a refresh now;
+  // ioredis coalesces it with one already running.
+  const refresh = (): void => {
+    cluster.refreshSlotsCache();
+  };
+  for (const node of cluster.nodes("all")) hookConnection(node, commandTimeoutMs, false, refresh);
+  cluster.on("+node", (node: Redis) => hookConnection(node, commandTimeoutMs, false, refresh));
 }
