@@ -177,8 +177,9 @@ export async function startExtraDockerd(opts: { daemonArgs: string[]; images: st
       "--ip6tables=false",
       ...opts.daemonArgs,
     ];
-    // `ip netns exec` execs dockerd in place: the spawned pid is the daemon's.
-    const [command, args] = opts.netns === undefined ? ["dockerd", dockerdArgs] : ["ip", ["netns", "exec", opts.netns, "dockerd", ...dockerdArgs]];
+    // nsenter switches only the network namespace and execs dockerd in place (the spawned pid is
+    // the daemon's); `ip netns exec` would also remount /sys, hiding the cgroup mounts dockerd needs.
+    const [command, args] = opts.netns === undefined ? ["dockerd", dockerdArgs] : ["nsenter", [`--net=/var/run/netns/${opts.netns}`, "dockerd", ...dockerdArgs]];
     const child = spawn(command, args, { stdio: ["ignore", fd, fd], detached: false });
     closeSync(fd);
     if (child.pid === undefined) throw new Error("dockerd could not be spawned (is docker.io installed?)");
