@@ -25,7 +25,6 @@ import { freeSubnet, randomPassword, uniqueNamePrefix } from "./replay/freeResou
 import { ReplayStack } from "./replay/replayStack";
 
 // ioredis's own slot function (it ships no types).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const calculateSlot = require("cluster-key-slot") as (key: string) => number;
 
 const IMAGE = "redis-local:7.0.15";
