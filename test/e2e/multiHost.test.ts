@@ -143,6 +143,7 @@ describe("e2e: RedisOnDocker across three Docker hosts (one dockerd per network 
         subnet,
         clusterNodes: 6,
         replicasPerMaster: 1,
+        // Published on each namespace's own address: no port of the machine's is taken.
         hostPortBase: 17400,
         nodeTimeoutMs: 3000,
         persistence: "none",

@@ -182,7 +182,7 @@ export async function startExtraDockerd(opts: { daemonArgs: string[]; images: st
     const [command, args] = opts.netns === undefined ? ["dockerd", dockerdArgs] : ["nsenter", [`--net=/var/run/netns/${opts.netns}`, "dockerd", ...dockerdArgs]];
     const child = spawn(command, args, { stdio: ["ignore", fd, fd], detached: false });
     closeSync(fd);
-    if (child.pid === undefined) throw new Error("dockerd could not be spawned (is docker.io installed?)");
+    if (child.pid === undefined) throw new Error(`${command} could not be spawned (is ${command === "nsenter" ? "util-linux" : "docker.io"} installed?)`);
     writeFileSync(path.join(dir, "spawned.pid"), String(child.pid));
     child.unref();
     const engine = new DockerEngine(socket);
