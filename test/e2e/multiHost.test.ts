@@ -165,12 +165,12 @@ describe("e2e: RedisOnDocker across three Docker hosts (one dockerd per network 
 
   it("puts every resource on its host's engine and none on the main engine; the job ran on the first host", function () {
     const containers = [...stack!.state.values()].filter((e) => e.type === CONTAINER_TYPE);
-    for (const e of stack!.state.values()) expect(e.provider, `${e.name} has a host's provider`).to.match(/^docker-host-[abc]$/);
+    for (const e of stack!.state.values()) expect(e.provider, `${e.name} has a host's provider`).to.match(/^docker-host-[abc]@unix:/);
     const job = containers.filter((e) => e.inputs.attach === true);
     expect(job, "one bootstrap job").to.have.length(1);
-    expect(job[0].provider).to.equal("docker-host-a");
+    expect(job[0].provider).to.equal(`docker-host-a@unix://${dockerds[0].engine.socketPath}`);
     expect(job[0].outputs.exitCode).to.equal(0);
-    const nodesPerHost = HOST_NAMES.map((h) => containers.filter((e) => e.provider === `docker-${h}` && /-node-\d+$/.test(e.name)).length);
+    const nodesPerHost = HOST_NAMES.map((h) => containers.filter((e) => e.provider?.startsWith(`docker-${h}@`) && /-node-\d+$/.test(e.name)).length);
     expect(nodesPerHost, "cluster nodes per host").to.deep.equal([2, 2, 2]);
   });
 

@@ -15,8 +15,9 @@
  * Providers: a resource goes to the engine of its `provider` (a `pulumi:providers:docker`
  * resource, whose `host` input `engineForProvider` turns into that engine's replay); one with no
  * provider (the default provider) goes to `docker`. Providers themselves touch no engine and are
- * kept out of the state and the steps; a resource whose provider changes is replaced, as the
- * engine does when the new provider is a different one.
+ * kept out of the state and the steps; a resource whose provider (name or host) changes is
+ * replaced. Such a move works only with deleteBeforeReplace: the replay's create-before-delete
+ * replacement is refused as for any fixed-name resource (not modelled across engines).
  */
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
@@ -47,7 +48,7 @@ export interface StateEntry {
   /** URNs of the custom resources this one depends on. */
   dependsOn: string[];
   retainOnDelete: boolean;
-  /** The `docker.Provider` (its Pulumi name) whose engine holds it; absent: the default engine. */
+  /** The `docker.Provider` whose engine holds it (`<Pulumi name>@<host>`); absent: the default engine. */
   provider?: string;
   /** Set when its create failed after the container existed: the engine's `initErrors`. */
   initErrors?: string[];
@@ -235,7 +236,7 @@ export class ReplayStack {
   private mockToEngine = new Map<string, string>();
   /** Deletions in flight, by key. */
   private readonly deleting = new Map<string, Promise<void>>();
-  /** The engines of the `docker.Provider`s the program declared, by provider name. */
+  /** The engines of the `docker.Provider`s the program declared (in any run), by `<name>@<host>`. */
   private readonly providers = new Map<string, DockerReplay>();
 
   constructor(
@@ -628,9 +629,12 @@ export class ReplayStack {
     const host = inputs.host;
     if (typeof host !== "string" || host === UNKNOWN) throw new Error(`provider ${name}: the replay needs its host known at registration, got ${JSON.stringify(host)}`);
     if (this.options.engineForProvider === undefined) throw new Error(`provider ${name} (${host}): the replay was given no engineForProvider`);
-    this.providers.set(name, this.options.engineForProvider(host, name));
+    // The id names the engine too: a provider moved to another engine is another provider, so its
+    // resources are replaced (created on the new engine, deleted from the old one), never lost track of.
     // Known even in a preview (the engine's would be unknown for a new provider): dependents route by it.
-    return { id: name, state: inputs };
+    const id = `${name}@${host}`;
+    if (!this.providers.has(id)) this.providers.set(id, this.options.engineForProvider(host, name));
+    return { id, state: inputs };
   }
 
   /** The provider (its name) a resource's provider reference `<urn>::<id>` names; undefined for the default provider. */
