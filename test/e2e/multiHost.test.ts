@@ -9,7 +9,7 @@
  *
  * Needs root, iproute2, nsenter and docker.io (dockerd), and the image redis-local:7.0.15 on the
  * main engine (scripts/build-redis-image.sh); without root or iproute2 it skips and prints why.
- * About 70 s here (3 engines ~11 s, up ~33 s, checks ~6 s, destroy ~5 s); docs/testing.md.
+ * 30-70 s here, load-dependent (3 engines 4-11 s, up 13-33 s, checks 2-6 s, destroy 4-5 s); docs/testing.md.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
