@@ -7,7 +7,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
+import { RedisOnDocker } from "@redis-on-docker/pulumi";
 import { defineRedisStack } from "../../infra/program";
 import { validateStackSettings } from "@redis-on-docker/topology";
 import { CONTAINER_TYPE, SCANNER_MAX_LINE_BYTES, applyWaves, goDurationToNs, providerContainerLogs, validateRecordedResources } from "./replay/applyToDocker";
@@ -234,6 +237,32 @@ describe("e2e replay harness", () => {
       let error: unknown;
       await stack.up(program(base)).catch((e) => (error = e));
       expect(String(error)).to.match(/apply diverged from the preview:\n {2}plan-standalone: preview same, apply replace/);
+    });
+
+    it("sends each resource to its docker.Provider's engine, none to the default one", async () => {
+      const engines: Record<string, FakeDocker> = { "unix:///a": new FakeDocker(), "unix:///b": new FakeDocker(), "unix:///c": new FakeDocker() };
+      const stack = new ReplayStack(new FakeDocker(), {
+        project: "redis-on-docker",
+        stack: "ci",
+        timeoutMs: 30_000,
+        engineForProvider: (host) => engines[host] ?? (() => { throw new Error(`no engine ${host}`); })(),
+      });
+      const twoHosts = (secondEngine: string) => (): unknown => {
+        const hosts = [
+          { name: "a", address: "10.77.0.11", provider: new docker.Provider("docker-a", { host: "unix:///a" }) },
+          { name: "b", address: "10.77.0.12", provider: new docker.Provider("docker-b", { host: secondEngine }) },
+        ];
+        return new RedisOnDocker("redis", { password: pulumi.secret(password), namePrefix: "mh", subnet: "10.213.0.0/24", hosts }).outputs();
+      };
+      await stack.up(twoHosts("unix:///b"));
+      const created = (e: FakeDocker): string[] => e.calls.filter((c) => c.startsWith("create container")).sort();
+      expect((stack.docker as FakeDocker).calls, "nothing on the default engine").to.deep.equal([]);
+      expect(created(engines["unix:///a"])).to.include.members(["create container mh-cluster-bootstrap", "create container mh-standalone"]);
+      const onB = created(engines["unix:///b"]);
+      expect(onB, "b's nodes").to.have.length(3);
+      expect([...created(engines["unix:///a"]), ...onB].filter((c) => /-node-\d$/.test(c)), "6 nodes over both").to.have.length(6);
+      expect((await stack.preview(twoHosts("unix:///b"))).filter((p) => p.op !== "same"), "a second preview changes nothing").to.deep.equal([]);
+
     });
   });
 });

@@ -12,6 +12,10 @@
  * the owner pid. `stop()` removes the rules, ends the daemon and removes the dir;
  * `sweepExtraDockerds()` does the same for owners that are gone.
  * Starting one and loading the ~25 MB test image takes about 1-2 s.
+ *
+ * With `netns` it runs inside that network namespace (a simulated host): there it owns the
+ * namespace's own iptables (NAT for published ports, masquerade out of its networks), which no
+ * other engine shares, so `--iptables=false` is not given and `allowSubnet` is not needed.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -137,7 +141,7 @@ export async function sweepExtraDockerds(): Promise<void> {
  * Starts a dockerd with `daemonArgs` (e.g. ["--log-opt", "max-size=10m"]) and copies `images`
  * from `from` into it (image save -> load through the Engine API; nothing is pulled).
  */
-export async function startExtraDockerd(opts: { daemonArgs: string[]; images: string[]; from: DockerEngine; timeoutMs?: number }): Promise<ExtraDockerd> {
+export async function startExtraDockerd(opts: { daemonArgs: string[]; images: string[]; from: DockerEngine; timeoutMs?: number; netns?: string }): Promise<ExtraDockerd> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const dir = mkdtempSync(path.join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
@@ -163,22 +167,22 @@ export async function startExtraDockerd(opts: { daemonArgs: string[]; images: st
   try {
     const log = path.join(dir, "dockerd.log");
     const fd = openSync(log, "a");
-    const child = spawn(
-      "dockerd",
-      [
-        "--data-root", path.join(dir, "root"),
-        "--exec-root", path.join(dir, "exec"),
-        "--pidfile", path.join(dir, "docker.pid"),
-        "--host", `unix://${socket}`,
-        "--bridge=none",
-        "--iptables=false",
-        "--ip6tables=false",
-        ...opts.daemonArgs,
-      ],
-      { stdio: ["ignore", fd, fd], detached: false },
-    );
+    const dockerdArgs = [
+      "--data-root", path.join(dir, "root"),
+      "--exec-root", path.join(dir, "exec"),
+      "--pidfile", path.join(dir, "docker.pid"),
+      "--host", `unix://${socket}`,
+      "--bridge=none",
+      ...(opts.netns === undefined ? ["--iptables=false"] : []),
+      "--ip6tables=false",
+      ...opts.daemonArgs,
+    ];
+    // nsenter switches only the network namespace and execs dockerd in place (the spawned pid is
+    // the daemon's); `ip netns exec` would also remount /sys, hiding the cgroup mounts dockerd needs.
+    const [command, args] = opts.netns === undefined ? ["dockerd", dockerdArgs] : ["nsenter", [`--net=/var/run/netns/${opts.netns}`, "dockerd", ...dockerdArgs]];
+    const child = spawn(command, args, { stdio: ["ignore", fd, fd], detached: false });
     closeSync(fd);
-    if (child.pid === undefined) throw new Error("dockerd could not be spawned (is docker.io installed?)");
+    if (child.pid === undefined) throw new Error(`${command} could not be spawned (is ${command === "nsenter" ? "util-linux" : "docker.io"} installed?)`);
     writeFileSync(path.join(dir, "spawned.pid"), String(child.pid));
     child.unref();
     const engine = new DockerEngine(socket);

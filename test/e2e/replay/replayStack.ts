@@ -11,6 +11,13 @@
  * deleted afterwards, and `retainOnDelete` ones are only dropped from the state. Every `up`
  * previews first (`preview`) and fails if the apply does anything else; the state is keyed by
  * the engine's URN, and aliases continue old entries.
+ *
+ * Providers: a resource goes to the engine of its `provider` (a `pulumi:providers:docker`
+ * resource, whose `host` input `engineForProvider` turns into that engine's replay); one with no
+ * provider (the default provider) goes to `docker`. Providers themselves touch no engine and are
+ * kept out of the state and the steps; a resource whose provider (name or host) changes is
+ * replaced. Such a move works only with deleteBeforeReplace: the replay's create-before-delete
+ * replacement is refused as for any fixed-name resource (not modelled across engines).
  */
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
@@ -41,6 +48,8 @@ export interface StateEntry {
   /** URNs of the custom resources this one depends on. */
   dependsOn: string[];
   retainOnDelete: boolean;
+  /** The `docker.Provider` whose engine holds it (`<Pulumi name>@<host>`); absent: the default engine. */
+  provider?: string;
   /** Set when its create failed after the container existed: the engine's `initErrors`. */
   initErrors?: string[];
 }
@@ -149,7 +158,14 @@ export interface ReplayStackOptions {
   skip?: (type: string, name: string) => boolean;
   /** ignoreChanges entries to drop from every resource: proves what they protect against. */
   dropIgnoreChanges?: string[];
+  /**
+   * The replay of the engine a `docker.Provider` reaches, by its `host` input (e.g.
+   * `unix:///tmp/x/docker.sock`). Without it, a program that declares a provider is refused.
+   */
+  engineForProvider?: (host: string, providerName: string) => DockerReplay;
 }
+
+const PROVIDER_TYPE = "pulumi:providers:docker";
 
 const isEmpty = (v: unknown): boolean => v === undefined || v === null || v === "" || (typeof v === "object" && Object.keys(v as object).length === 0);
 
@@ -220,6 +236,8 @@ export class ReplayStack {
   private mockToEngine = new Map<string, string>();
   /** Deletions in flight, by key. */
   private readonly deleting = new Map<string, Promise<void>>();
+  /** The engines of the `docker.Provider`s the program declared (in any run), by `<name>@<host>`. */
+  private readonly providers = new Map<string, DockerReplay>();
 
   constructor(
     readonly docker: DockerReplay,
@@ -234,7 +252,7 @@ export class ReplayStack {
   private async runProgram(
     program: () => unknown,
     dryRun: boolean,
-    onResource: (meta: RequestMeta, type: string, name: string, inputs: Record<string, PlainValue>) => Promise<{ id: string | undefined; state: Record<string, unknown> }>,
+    onResource: (meta: RequestMeta, type: string, name: string, inputs: Record<string, PlainValue>, provider: string | undefined) => Promise<{ id: string | undefined; state: Record<string, unknown> }>,
     failFast: Promise<never> | undefined,
     what: string,
   ): Promise<{ declared: Map<string, RequestMeta>; ran: Awaited<ReturnType<typeof runProgramToEnd>> }> {
@@ -254,7 +272,9 @@ export class ReplayStack {
           const meta = pending.get(`${args.type}::${args.name}`);
           if (meta === undefined) throw new Error(`${args.type}::${args.name}: registered without passing the monitor`);
           if (args.custom === false) return { id: undefined, state: {} };
-          return onResource(meta, args.type, args.name, toPlain(args.inputs, meta.urn, UNKNOWN) as Record<string, PlainValue>);
+          const inputs = toPlain(args.inputs, meta.urn, UNKNOWN) as Record<string, PlainValue>;
+          if (args.type === PROVIDER_TYPE) return this.declareProvider(args.name, inputs);
+          return onResource(meta, args.type, args.name, inputs, this.providerOf(meta.urn, args.provider));
         },
         call: async (args) => {
           throw new Error(`the replay does not support provider function calls (invoke ${args.token})`);
@@ -368,7 +388,7 @@ export class ReplayStack {
     const { declared, ran } = await this.runProgram(
       program,
       true,
-      async (meta, type, name, rawInputs) => {
+      async (meta, type, name, rawInputs, provider) => {
         const old = this.oldEntry(meta);
         let inputs = this.withIgnored(meta, old, rawInputs);
         const because: string[] = [];
@@ -388,6 +408,9 @@ export class ReplayStack {
         else if (forceReplace.has(name)) {
           op = "replace";
           because.push("--replace");
+        } else if (old.provider !== provider) {
+          op = "replace";
+          because.push("provider");
         } else {
           const { changed, replaceKeys } = diffResource(type, old, inputs, meta.ignoreChanges);
           if (replaceKeys.length > 0) {
@@ -481,10 +504,10 @@ export class ReplayStack {
       ({ declared, ran } = await this.runProgram(
         program,
         false,
-        async (meta, type, name, inputs) => {
+        async (meta, type, name, inputs, provider) => {
           // The engine starts no new step once one has failed.
           if (stepErrors.length > 0) throw new Error(`${meta.urn}: not started, the update already failed`);
-          const running = this.step(meta, type, name, inputs, (urns) => this.customKeys(urns.map((u) => this.mockToEngine.get(u) ?? u)), forceReplace.has(name));
+          const running = this.step(meta, type, name, inputs, provider, (urns) => this.customKeys(urns.map((u) => this.mockToEngine.get(u) ?? u)), forceReplace.has(name));
           inFlight.add(running);
           try {
             return await running;
@@ -520,6 +543,7 @@ export class ReplayStack {
     type: string,
     name: string,
     rawInputs: Record<string, PlainValue>,
+    provider: string | undefined,
     customKeysOf: (urns: string[]) => string[],
     forceReplace: boolean,
   ): Promise<{ id: string; state: Record<string, unknown> }> {
@@ -542,7 +566,7 @@ export class ReplayStack {
     let op: StepOp;
     let callsUpdate = false;
     if (old === undefined) op = this.deletedAsDependents.has(key) ? "replace" : "create";
-    else if (forceReplace) op = "replace";
+    else if (forceReplace || old.provider !== provider) op = "replace";
     else {
       const { changed, replaceKeys } = diffResource(type, old, inputs, meta.ignoreChanges);
       if (changed.length > 0) this.docker.log(`${name}: changed ${changed.join(", ")}`);
@@ -561,7 +585,7 @@ export class ReplayStack {
       // The engine also "updates" a resource saved with initErrors (no diff needed); the
       // provider's update does nothing for it, and a successful update clears the errors.
       const outputs = { ...old!.outputs };
-      if (callsUpdate && !skipped) await this.docker.updateContainer(old!.id, inputs);
+      if (callsUpdate && !skipped) await this.dockerOf(old!).updateContainer(old!.id, inputs);
       // The update reads nothing back: the state takes the planned values.
       if (type === CONTAINER_TYPE) Object.assign(outputs, { restart: inputs.restart ?? "no", maxRetryCount: inputs.maxRetryCount ?? 0 });
       entry = { ...old!, inputs, outputs, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: undefined };
@@ -580,21 +604,56 @@ export class ReplayStack {
       }
       let created: { id: string; outputs: Record<string, unknown> };
       try {
-        created = skipped ? { id: `skipped-${name}`, outputs: {} } : await this.create(type, record);
+        created = skipped ? { id: `skipped-${name}`, outputs: {} } : await this.create(type, record, this.dockerOf({ provider }));
       } catch (e) {
         if (e instanceof PartialCreateError) {
-          this.state.set(key, { key, urn: key, type, name, inputs, id: e.id, outputs: {}, dependsOn, retainOnDelete: meta.retainOnDelete, initErrors: [e.message] });
+          this.state.set(key, { key, urn: key, type, name, inputs, id: e.id, outputs: {}, dependsOn, retainOnDelete: meta.retainOnDelete, ...(provider === undefined ? {} : { provider }), initErrors: [e.message] });
           this.steps.push({ op, type, name });
           this.docker.log(`${op} ${name} failed; saved with initErrors`);
         }
         throw e;
       }
-      entry = { key, urn: key, type, name, inputs, id: created.id, outputs: created.outputs, dependsOn, retainOnDelete: meta.retainOnDelete };
+      entry = { key, urn: key, type, name, inputs, id: created.id, outputs: created.outputs, dependsOn, retainOnDelete: meta.retainOnDelete, ...(provider === undefined ? {} : { provider }) };
     }
     this.state.set(key, entry);
     this.steps.push({ op, type, name });
     this.docker.log(`${op} ${name}`);
     return { id: entry.id, state: { ...inputs, ...entry.outputs } };
+  }
+
+  /**
+   * A `docker.Provider`: its engine's replay is looked up by its `host` (and kept under its name,
+   * which is the id the SDK puts in its dependents' provider references). No Docker call.
+   */
+  private declareProvider(name: string, inputs: Record<string, PlainValue>): { id: string | undefined; state: Record<string, unknown> } {
+    const host = inputs.host;
+    if (typeof host !== "string" || host === UNKNOWN) throw new Error(`provider ${name}: the replay needs its host known at registration, got ${JSON.stringify(host)}`);
+    if (this.options.engineForProvider === undefined) throw new Error(`provider ${name} (${host}): the replay was given no engineForProvider`);
+    // The id names the engine too: a provider moved to another engine is another provider, so its
+    // resources are replaced (created on the new engine, deleted from the old one), never lost track of.
+    // Known even in a preview (the engine's would be unknown for a new provider): dependents route by it.
+    const id = `${name}@${host}`;
+    if (!this.providers.has(id)) this.providers.set(id, this.options.engineForProvider(host, name));
+    return { id, state: inputs };
+  }
+
+  /** The provider (its name) a resource's provider reference `<urn>::<id>` names; undefined for the default provider. */
+  private providerOf(urn: string, reference: string | undefined): string | undefined {
+    if (reference === undefined || reference === "") return undefined;
+    const cut = reference.lastIndexOf("::");
+    const providerUrn = reference.slice(0, cut);
+    if (providerUrn.endsWith(`::${PROVIDER_TYPE}::default`) || /::default_[0-9_]+$/.test(providerUrn)) return undefined;
+    const id = reference.slice(cut + 2);
+    if (!this.providers.has(id)) throw new Error(`${urn}: its provider ${reference} is not a docker provider the replay knows`);
+    return id;
+  }
+
+  /** The engine's replay of a resource: its provider's, or the default engine's. */
+  private dockerOf(entry: { provider?: string }): DockerReplay {
+    if (entry.provider === undefined) return this.docker;
+    const found = this.providers.get(entry.provider);
+    if (found === undefined) throw new Error(`provider ${entry.provider}: not declared in this run of the program, so its engine is unknown`);
+    return found;
   }
 
   /** URNs of the custom resources behind `urns`: a component stands for its custom descendants, as in the engine. */
@@ -609,20 +668,20 @@ export class ReplayStack {
     return [...new Set(urns.flatMap(expand))];
   }
 
-  private async create(type: string, r: RecordedResource): Promise<{ id: string; outputs: Record<string, unknown> }> {
+  private async create(type: string, r: RecordedResource, docker: DockerReplay): Promise<{ id: string; outputs: Record<string, unknown> }> {
     switch (type) {
       case IMAGE_TYPE: {
-        const id = await this.docker.imageId(r);
+        const id = await docker.imageId(r);
         return { id: `${id}${String(r.inputs.name)}`, outputs: { imageId: id, repoDigest: id } };
       }
       case NETWORK_TYPE:
-        return { id: await this.docker.createNetwork(r), outputs: {} };
+        return { id: await docker.createNetwork(r), outputs: {} };
       case VOLUME_TYPE: {
-        const name = await this.docker.createVolume(r);
+        const name = await docker.createVolume(r);
         return { id: name, outputs: { name } };
       }
       case CONTAINER_TYPE: {
-        const applied: AppliedContainer = await this.docker.createContainer(r);
+        const applied: AppliedContainer = await docker.createContainer(r);
         const outputs: Record<string, unknown> = { ...applied.readBack };
         if (applied.exitCode !== undefined) outputs.exitCode = applied.exitCode;
         if (applied.logs !== undefined) outputs.containerLogs = applied.logs;
@@ -635,15 +694,16 @@ export class ReplayStack {
 
   private async deleteOne(entry: StateEntry): Promise<void> {
     if (!entry.id.startsWith("skipped-")) {
+      const docker = this.dockerOf(entry);
       switch (entry.type) {
         case CONTAINER_TYPE:
-          await this.docker.deleteContainer(entry.id, entry.inputs);
+          await docker.deleteContainer(entry.id, entry.inputs);
           break;
         case NETWORK_TYPE:
-          await this.docker.deleteNetwork(entry.id);
+          await docker.deleteNetwork(entry.id);
           break;
         case VOLUME_TYPE:
-          await this.docker.deleteVolume(entry.id);
+          await docker.deleteVolume(entry.id);
           break;
         case IMAGE_TYPE:
           if (entry.inputs.keepLocally !== true) throw new Error(`${entry.name}: the replay never removes images (set keepLocally)`);
@@ -707,20 +767,21 @@ export class ReplayStack {
     for (const entry of [...this.state.values()]) {
       if (entry.id.startsWith("skipped-")) continue;
       let gone = false;
+      const docker = this.dockerOf(entry);
       if (entry.type === CONTAINER_TYPE) {
-        const found = await this.docker.inspectIfExists(entry.id);
+        const found = await docker.inspectIfExists(entry.id);
         if (found === undefined) gone = true;
         else if (!found.State.Running && entry.inputs.mustRun !== false) {
-          await this.docker.deleteContainer(entry.id, entry.inputs);
+          await docker.deleteContainer(entry.id, entry.inputs);
           gone = true;
         } else {
           if (!found.State.Running) entry.outputs.exitCode = found.State.ExitCode;
           Object.assign(entry.outputs, readBackOf(found));
         }
       } else if (entry.type === VOLUME_TYPE) {
-        gone = !(await this.docker.volumeExists(entry.id));
+        gone = !(await docker.volumeExists(entry.id));
       } else if (entry.type === NETWORK_TYPE) {
-        gone = !(await this.docker.networkExists(entry.id));
+        gone = !(await docker.networkExists(entry.id));
       }
       if (gone) {
         this.state.delete(entry.key);
