@@ -170,6 +170,10 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    // Unref'd: a bound on a promise that never settles (a program whose outputs never settle after a
+    // failed step) must not keep the test process alive after the suite; mocha's own test timeout
+    // keeps the process up while a test waits.
+    timer.unref();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
