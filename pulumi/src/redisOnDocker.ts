@@ -103,13 +103,6 @@ export class RedisOnDocker extends pulumi.ComponentResource implements RedisOnDo
       },
       ARGS_SOURCE,
     );
-    if (settings.hosts.length >= 2 && settings.password === undefined) {
-      // Across hosts the nodes listen on addresses other machines reach: never without a password.
-      throw new SettingError(
-        `${CONFIG_NAMESPACE}:password`,
-        `${CONFIG_NAMESPACE}:password in ${ARGS_SOURCE}: required with ${settings.hosts.length} hosts (their nodes' ports are reachable from other machines); allowNoPassword is for one host only`,
-      );
-    }
     const { password: _planned, ...publicSettings } = settings;
     this.settings = Object.freeze(publicSettings);
     const plan = planTopology(settings);

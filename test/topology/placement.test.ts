@@ -126,6 +126,9 @@ describe("planTopology across hosts", () => {
         .to.throw(SettingError, message)
         .with.property("setting", "redis-on-docker:hosts");
     }
+    expect(() => validateStackSettings({ allowNoPassword: true, hosts: THREE_HOSTS }, "test settings"))
+      .to.throw(SettingError, /required with 3 hosts/)
+      .with.property("setting", "redis-on-docker:password");
     // Pulumi config hands lists over as JSON text.
     expect(validateStackSettings({ password: PASSWORD, hosts: JSON.stringify(THREE_HOSTS) }).hosts).to.deep.equal(THREE_HOSTS);
   });

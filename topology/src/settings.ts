@@ -331,6 +331,13 @@ export function validateStackSettings(
         `(client port + ${CLUSTER_BUS_PORT_OFFSET}, so ${hostPortBase + clusterNodes + CLUSTER_BUS_PORT_OFFSET} must stay <= 65535)`,
     );
   }
+  if (hosts.length >= 2 && password === undefined) {
+    // Across hosts the nodes listen on addresses other machines reach: never without a password.
+    v.fail(
+      "password",
+      `required with ${hosts.length} hosts (their nodes' ports are reachable from other machines); ${CONFIG_NAMESPACE}:allowNoPassword is for one host only`,
+    );
+  }
   const minReplicasToWrite = v.integer("minReplicasToWrite", DEFAULT_SETTINGS.minReplicasToWrite, 0, 100);
   if (minReplicasToWrite > replicasPerMaster) {
     v.fail(
