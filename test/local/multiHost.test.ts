@@ -76,6 +76,42 @@ describe("local runner across simulated hosts", function () {
     expect(await live.placement(), "placement before the link cut").to.include({ asPlanned: true });
     await hostLossUnderLoad(live, hosts!, "cut", new Map(live.plan.clusterNodes.map((n) => [n.hostPort, n])));
   });
+
+  it("a replica moved onto its own host's master (migration, or an operator's CLUSTER REPLICATE) is reported, then sent back to its planned master", async function () {
+    if (stack === undefined) this.skip();
+    const live = stack;
+    const seeds = live.outputs.cluster.seeds;
+    const agreed = (what: string) =>
+      waitFor(what, 20_000, async () => ((await clusterDisagreements(seeds, PASSWORD, 1)).length === 0 ? true : undefined));
+    await agreed("every node agrees before the move");
+    expect(await live.placement(), "placement before the move").to.include({ asPlanned: true });
+
+    // Host-a carries a master of one group and a replica of another (member k of group g sits on host (g+k) mod 3).
+    const onA = new Set(live.nodes.filter((n) => n.hostName === "host-a" && n.role === "cluster").map((n) => `${n.host}:${n.port}`));
+    const view = await clusterNodes(seeds[0], PASSWORD);
+    const master = view.find((n) => n.role === "master" && n.slots.length > 0 && onA.has(`${n.host}:${n.port}`))!;
+    const replica = view.find((n) => n.role === "replica" && onA.has(`${n.host}:${n.port}`))!;
+    expect(master, "a master on host-a").to.not.equal(undefined);
+    expect(replica, "a replica on host-a").to.not.equal(undefined);
+    const plannedMasterId = replica.masterId;
+    expect(await withNode(replica, PASSWORD, (r) => r.call("CLUSTER", "REPLICATE", master.id))).to.equal("OK");
+    await waitFor("every node sees the replica follow host-a's master", 20_000, async () => {
+      const views = await Promise.all(seeds.map((seed) => clusterNodes(seed, PASSWORD)));
+      return views.every((v) => v.find((n) => n.id === replica.id)?.masterId === master.id) ? true : undefined;
+    });
+
+    const report = await live.placement();
+    expect(report.asPlanned, report.lines.join("\n")).to.equal(false);
+    expect(report.lines.join("\n")).to.include(`master ${master.host}:${master.port} and its replica ${replica.host}:${replica.port} are both on host host-a`);
+    const restored = await live.placement({ restore: true });
+    expect(restored.asPlanned, restored.lines.join("\n")).to.equal(true);
+    await agreed("every node agrees after the restore");
+    const after = await clusterNodes(seeds[0], PASSWORD);
+    expect(after.find((n) => n.id === replica.id)?.masterId, "the moved replica's master after the restore").to.equal(plannedMasterId);
+    // Nothing else moved: the masters are the ones before the move.
+    expect(after.filter((n) => n.role === "master" && n.slots.length > 0).map((n) => n.id).sort())
+      .to.deep.equal(view.filter((n) => n.role === "master" && n.slots.length > 0).map((n) => n.id).sort());
+  });
 });
 
 /** The sync facade allows itself commandTimeoutMs + 500 ms; 250 ms more for scheduling on a loaded machine. */

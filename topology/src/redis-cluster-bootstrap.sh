@@ -193,18 +193,8 @@ $nodes
 EOF_MASTERS
     [ -n "$master" ] || fail "cannot heal: node $new is new but no master lacks a replica in the view of $ANCHOR; reset it (redis-cli -h ${new%:*} -p ${new##*:} CLUSTER RESET HARD) and check the planned shape"
 
-    bound_calls
-    reply=$(rcli "$new" CLUSTER MEET "${ANCHOR%:*}" "${ANCHOR##*:}" | tr -d '\r')
-    [ "$reply" = OK ] || fail "cannot heal: CLUSTER MEET from $new to $ANCHOR answered: $reply"
-    log "heal: $new met the cluster through $ANCHOR; making it a replica of $master"
-    # REPLICATE needs the master known to the new node, which gossip brings within a few beats.
-    while :; do
-      bound_calls
-      reply=$(rcli "$new" CLUSTER REPLICATE "$master" | tr -d '\r')
-      [ "$reply" = OK ] && break
-      expired && fail "cannot heal: node $new could not become a replica of $master within ${TIMEOUT_SEC}s (last reply: $reply); add it by hand: redis-cli -h ${new%:*} -p ${new##*:} CLUSTER REPLICATE $master"
-      pause
-    done
+    log "heal: $new meets the cluster through $ANCHOR; making it a replica of $master"
+    join_as_replica "$new" "$ANCHOR" "$master" "cannot heal"
     ASSIGNED="$ASSIGNED $master"
     log "heal: $new is now a replica of $master"
   done
@@ -421,6 +411,25 @@ group_master_id() {
     NF > 8 && $3 ~ /master/ && $3 !~ /fail|noaddr|handshake/ { a = $2; sub(/@.*/, "", a); if (index(members, " " a " ")) { print $1; exit } }'
 }
 
+# join_as_replica NODE MEET_ADDR MASTER_ID WHY: NODE meets the cluster through MEET_ADDR (skipped
+# when empty), then replicates MASTER_ID. REPLICATE needs the master known to NODE, which the MEET
+# handshake or gossip brings within a few beats, so it is asked again until the deadline. A
+# failure names WHY and the command to finish by hand.
+join_as_replica() {
+  if [ -n "$2" ]; then
+    bound_calls
+    reply=$(rcli "$1" CLUSTER MEET "${2%:*}" "${2##*:}" | tr -d '\r')
+    [ "$reply" = OK ] || fail "$4: CLUSTER MEET from $1 to $2 answered: $reply"
+  fi
+  while :; do
+    bound_calls
+    reply=$(rcli "$1" CLUSTER REPLICATE "$3" | tr -d '\r')
+    [ "$reply" = OK ] && return 0
+    expired && fail "$4: node $1 could not become a replica of $3 within ${TIMEOUT_SEC}s (last reply: $reply); finish by hand: redis-cli -h ${1%:*} -p ${1##*:} CLUSTER REPLICATE $3"
+    pause
+  done
+}
+
 # node_id ADDR: the node's id (fails the job when it gives none).
 node_id() {
   bound_calls
@@ -433,18 +442,8 @@ node_id() {
 attach_planned_replicas() {
   for pair in $PAIRS; do
     m=${pair%%>*}; r=${pair#*>}
-    mid=$(node_id "$m")
-    bound_calls
-    reply=$(rcli "$r" CLUSTER MEET "${m%:*}" "${m##*:}" | tr -d '\r')
-    [ "$reply" = OK ] || fail "CLUSTER MEET $m from $r answered: $reply"
-    # REPLICATE needs the master known to the replica, which the MEET handshake brings within a few beats.
-    while :; do
-      bound_calls
-      reply=$(rcli "$r" CLUSTER REPLICATE "$mid" | tr -d '\r')
-      [ "$reply" = OK ] && break
-      expired && fail "node $r could not become a replica of its planned master $m within ${TIMEOUT_SEC}s (last reply: $reply)"
-      pause
-    done
+    mid=$(node_id "$m") || exit 1
+    join_as_replica "$r" "$m" "$mid" "planned replica of $m"
     log "$r ($(host_of "$r")) replicates its planned master $m ($(host_of "$m"))"
   done
 }
@@ -506,16 +505,27 @@ failover_to() {
   done
 }
 
-# restore_placement ADDR: planned masters take over from their group again; a master still
-# sharing a host with its replica hands over to a replica on another host.
+# restore_placement ADDR: planned masters take over from their group again (CLUSTER FAILOVER).
+# Members of one planned group never share a host, so a master that shares a host with a
+# replica has a replica from another group (a replica migration, or an operator's CLUSTER
+# REPLICATE): that replica goes back to its planned group's master (CLUSTER REPLICATE; a
+# replica holds no write of its own, so nothing is lost). Without a live master in its group,
+# the master hands over to one of its replicas on another host instead.
 restore_placement() {
   for m in $DISPLACED; do
     failover_to "$m" "the planned spread"
   done
   check_placement "$1" && return 0
   for pair in $COLOCATED; do
-    master=${pair%%>*}
+    master=${pair%%>*}; replica=${pair#*>}
     view=$(cluster_nodes "$1")
+    home=$(group_master_id "$replica" "$view")
+    haddr=$(printf '%s\n' "$view" | awk -v id="$home" '$1 == id { sub(/@.*/, "", $2); print $2 }')
+    if [ -n "$home" ] && [ "$haddr" != "$master" ] && [ "$(host_of "$haddr")" != "$(host_of "$replica")" ]; then
+      join_as_replica "$replica" "" "$home" "placement"
+      log "placement: $replica ($(host_of "$replica")) follows its planned group's master $haddr ($(host_of "$haddr")) again, no longer $master on its own host"
+      continue
+    fi
     mid=$(printf '%s\n' "$view" | awk -v a="$master" '{ x = $2; sub(/@.*/, "", x) } x == a { print $1 }')
     other=$(printf '%s\n' "$view" | awk -v m="$mid" -v h="$(host_of "$master")" -v placement=" $PLACEMENT " '
       function host(a,   i) { i = index(placement, " " a "="); if (!i) return "?"; x = substr(placement, i + length(a) + 2); sub(/ .*/, "", x); return x }
@@ -523,7 +533,7 @@ restore_placement() {
     if [ -n "$other" ]; then
       failover_to "$other" "$master and a replica shared host $(host_of "$master")"
     else
-      log "placement: no replica of $master on another host; it cannot be spread by a failover"
+      log "placement: no replica of $master on another host, and $replica's planned group has no master elsewhere; it cannot be spread"
     fi
   done
 }
