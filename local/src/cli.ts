@@ -49,7 +49,8 @@ Commands:
   placement for a cluster spread over hosts: report a master that shares a host with
             one of its replicas, or a planned master serving as a replica after failovers
             (exit 0 when as planned, ${EXIT_MISPLACED} when not); with --restore, restore the spread
-            with CLUSTER FAILOVER on the right replicas. On one host there is nothing to spread.
+            (CLUSTER FAILOVER to planned masters, CLUSTER REPLICATE of a replica back to its
+            planned master). On one host there is nothing to spread.
 
 Options:
   --outputs <file>          where 'up' writes the outputs document

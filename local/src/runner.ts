@@ -115,8 +115,9 @@ export interface LocalStack {
   record(): LocalStackRecord;
   /**
    * Multi-host stacks: reports when a master and one of its replicas share a host, or a planned
-   * master serves as a replica after failovers; with `restore`, restores the planned spread with
-   * `CLUSTER FAILOVER` on the right replicas. One host: nothing to spread.
+   * master serves as a replica after failovers; with `restore`, restores the planned spread
+   * (`CLUSTER FAILOVER` to planned masters, `CLUSTER REPLICATE` of a moved replica). One host:
+   * nothing to spread.
    */
   placement(options?: { restore?: boolean }): Promise<PlacementReport>;
 }
@@ -386,7 +387,7 @@ export interface PlacementReport {
 
 /**
  * Checks a multi-host stack's placement with the bootstrap script's own check (`ACTION=placement`)
- * and, with `restore`, restores the planned spread with `CLUSTER FAILOVER`. Throws when the check
+ * and, with `restore`, restores the planned spread. Throws when the check
  * itself fails (a node unreachable past the bound, a refused failover).
  */
 export async function checkPlacement(

@@ -5,7 +5,9 @@
  * + promotion + 1 s while async and sync clients of the connector (outside the hosts) write
  * `[SET, WAIT]` pipelines, no WAIT-confirmed write is lost and no call outlives its bound; the
  * host returns, its nodes rejoin as replicas, every node agrees, and the placement check
- * restores the spread.
+ * restores the spread. A replica moved onto its own host's master is sent back to its group.
+ * Isolation: one host partitioned with its processes alive; per client form, the acknowledged
+ * writes its master lost, with and without min-replicas-to-write.
  * Needs root and iproute2 (CI runs as root); elsewhere the skip says why.
  */
 import { expect } from "chai";
@@ -13,7 +15,7 @@ import { startLocalStack, type LocalStack } from "@redis-on-docker/local";
 import { Cluster } from "ioredis";
 import { clusterNodes, keysOnEveryMaster, sleep, waitFor, withNode } from "../reliability/support/clusterProbe";
 import { asyncKeyValue } from "../reliability/support/keyValue";
-import { COMMAND_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "../reliability/support/stackClients";
+import { CALL_MARGIN_MS, COMMAND_TIMEOUT_MS, WAIT_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "../reliability/support/stackClients";
 import { SyncLoadProcess } from "../reliability/support/syncLoad";
 import { AsyncWorkload, confirmedValues, summarize, type CallRecord, type WorkloadKey } from "../reliability/support/workload";
 import { clusterDisagreements } from "../support/clusterAgreement";
@@ -114,10 +116,6 @@ describe("local runner across simulated hosts", function () {
   });
 });
 
-/** The sync facade allows itself commandTimeoutMs + 500 ms; 250 ms more for scheduling on a loaded machine. */
-const CALL_MARGIN_MS = 750;
-/** Short: with its replica gone, a WAIT blocks its connection this long, and the writes queued behind it. */
-const WAIT_TIMEOUT_MS = 100;
 
 /**
  * From every slot served to each form's first write there: the call in flight may time out
@@ -285,16 +283,18 @@ async function hostLossUnderLoad(live: LocalStack, hosts: SimulatedHosts, fault:
 }
 
 /**
- * Isolation: host-a is partitioned from the other hosts while its processes live and a client
- * (in the root namespace) still reaches it. Counts the writes its master acknowledges after the
- * partition, until the failover on the other side: without min-replicas-to-write they are lost
- * when it rejoins as a replica; with min-replicas-to-write 1 (max lag 1 s) it stops accepting.
+ * Isolation: host-a is partitioned from the other hosts while its processes live and the
+ * clients (in the root namespace) still reach it. Async and sync connector clients write
+ * `RPUSH` on every master; every acknowledged write is then looked for in its list after the
+ * partition heals. The writes host-a's master acknowledged after the cut are lost when it
+ * rejoins as a replica of the master the other side promoted. Without min-replicas-to-write it
+ * acknowledges writes until it sees the majority gone (about the node timeout); with
+ * min-replicas-to-write 1 (max lag 1 s), only until its replica's last ack is older than 1 s.
  */
-describe("isolated master across simulated hosts: writes accepted after the partition", function () {
-  this.timeout(90_000);
+describe("isolated master across simulated hosts: acknowledged writes lost after the partition, per client form", function () {
+  this.timeout(120_000);
   /** Longer than min-replicas-max-lag (1 s), so the two windows differ: the node timeout vs the max lag. */
   const ISOLATION_NODE_TIMEOUT_MS = 3000;
-  const figures: Record<string, number> = {};
 
   for (const minReplicasToWrite of [0, 1]) {
     it(`min-replicas-to-write ${minReplicasToWrite}`, async function () {
@@ -305,6 +305,10 @@ describe("isolated master across simulated hosts: writes accepted after the part
       }
       const hosts = SimulatedHosts.create(["host-a", "host-b", "host-c"]);
       let stack: LocalStack | undefined;
+      let client: Awaited<ReturnType<typeof readyAsyncClient>> | undefined;
+      let asyncLoad: AsyncWorkload | undefined;
+      let syncLoad: SyncLoadProcess | undefined;
+      let partitioned = false;
       try {
         stack = await startLocalStack({
           password: PASSWORD,
@@ -313,60 +317,125 @@ describe("isolated master across simulated hosts: writes accepted after the part
           minReplicasToWrite,
           minReplicasMaxLagSec: 1,
         });
-        const master = stack.nodes.find((n) => n.hostName === "host-a" && n.role === "cluster" && stack!.plan.clusterNodes.find((p) => p.name === n.name)?.replicaOf === undefined)!;
-        const { default: Redis } = await import("ioredis");
-        const direct = new Redis({ host: master.host, port: master.port, password: PASSWORD, commandTimeout: 500, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-        direct.on("error", () => undefined);
-        try {
-          await direct.ping();
-          // A key in this master's first slot range.
-          const mine = ((await direct.call("CLUSTER", "NODES")) as string).split("\n").find((l) => l.includes("myself")) ?? "";
-          const [first, last] = (mine.trim().split(" ")[8] ?? "").split("-").map(Number);
-          const key = await keyInSlots(direct, first, last ?? first);
-          hosts.partition("host-a");
-          const cutAt = Date.now();
-          let accepted = 0;
-          let refused = 0;
-          let lastAcceptedMs = 0;
-          while (Date.now() - cutAt < ISOLATION_NODE_TIMEOUT_MS + 2000) {
-            try {
-              await direct.set(key, String(Date.now()));
-              accepted++;
-              lastAcceptedMs = Date.now() - cutAt;
-            } catch {
-              refused++;
-            }
-            await new Promise((r) => setTimeout(r, 10));
+        const live = stack;
+        const seeds = live.outputs.cluster.seeds;
+        const onA = new Set(live.nodes.filter((n) => n.hostName === "host-a" && n.role === "cluster").map((n) => `${n.host}:${n.port}`));
+        const survivor = live.nodes.find((n) => n.hostName === "host-b" && n.role === "cluster")!;
+        const before = await clusterNodes(seeds[0], PASSWORD);
+        const isolated = before.find((n) => n.role === "master" && n.slots.length > 0 && onA.has(`${n.host}:${n.port}`))!;
+        const shards = before.filter((n) => n.role === "master" && n.slots.length > 0).map((n) => n.id);
+
+        const toKeys = (keys: Map<string, string>): WorkloadKey[] => [...keys].map(([key, shard]) => ({ key, shard, shape: "rpush" as const }));
+        const spec = (keys: WorkloadKey[]) => ({ keys, waitTimeoutMs: 0, pauseMs: 10 });
+        const asyncRecords: CallRecord[] = [];
+        const syncRecords: CallRecord[] = [];
+        client = await readyAsyncClient(reliabilityConfig(live.outputs, "cluster", "async"));
+        asyncLoad = new AsyncWorkload(asyncKeyValue(client), spec(toKeys(await keysOnEveryMaster(seeds[0], PASSWORD, "iso:a:", 1))), asyncRecords);
+        syncLoad = await SyncLoadProcess.start(
+          reliabilityConfig(live.outputs, "cluster", "sync"),
+          spec(toKeys(await keysOnEveryMaster(seeds[0], PASSWORD, "iso:s:", 1))),
+          20_000,
+          syncRecords,
+        );
+        asyncLoad.start();
+        const writingEverywhere = (records: CallRecord[]) => shards.every((s) => records.some((r) => r.shard === s && r.ok));
+        await waitFor("acknowledged writes on every master from both forms", 10_000, async () =>
+          writingEverywhere(asyncRecords) && writingEverywhere(syncRecords) ? true : undefined,
+        );
+
+        hosts.partition("host-a");
+        partitioned = true;
+        const cutAt = Date.now();
+        const servedAt = await waitFor("every slot served by a node off host-a, in host-b's view", 20_000, async () => {
+          const nodes = await clusterNodes({ host: survivor.host, port: survivor.port }, PASSWORD);
+          const serving = nodes.filter((n) => n.role === "master" && n.slots.length > 0 && !onA.has(`${n.host}:${n.port}`));
+          return serving.reduce((sum, n) => sum + n.slots.reduce((t, r) => t + (r[1] - r[0] + 1), 0), 0) === 16384 ? Date.now() : undefined;
+        }, 20);
+        const writingOnIsolatedSlots = async (since: number, why: string) => {
+          for (const [form, records] of [["async", asyncRecords], ["sync", syncRecords]] as const) {
+            await waitFor(`${form} client writing on the isolated master's slots ${why}`, 15_000, async () =>
+              records.some((r) => r.ok && r.shard === isolated.id && r.start >= since) ? true : undefined,
+            );
           }
-          figures[`minReplicasToWrite ${minReplicasToWrite}`] = lastAcceptedMs;
-          console.log(
-            `      isolated master (node timeout ${ISOLATION_NODE_TIMEOUT_MS} ms), min-replicas-to-write ${minReplicasToWrite}: ` +
-              `${accepted} writes accepted after the partition, the last ${lastAcceptedMs} ms after it; ${refused} refused`,
-          );
+        };
+        // Without min-replicas-to-write both forms write on the promoted replica. With it, the
+        // promoted replica refuses too (its own replica is the isolated old master): writes on
+        // those slots wait for the partition to heal.
+        if (minReplicasToWrite === 0) await writingOnIsolatedSlots(servedAt, "after the failover");
+        else await sleep(1000);
+        hosts.heal("host-a");
+        partitioned = false;
+        const healedAt = Date.now();
+        await waitFor("every node agrees after the partition heals", 30_000, async () =>
+          (await clusterDisagreements(seeds, PASSWORD, 1)).length === 0 ? true : undefined,
+        );
+        await writingOnIsolatedSlots(healedAt, "after the partition heals");
+        const callBound = COMMAND_TIMEOUT_MS + CALL_MARGIN_MS;
+        await asyncLoad.stop(callBound + 1000);
+        const asyncPending = asyncLoad.pending;
+        const syncEnd = await syncLoad.stop(callBound + 5000);
+
+        // Every acknowledged write is looked for in its key's list.
+        const reader = new Cluster(seeds, { redisOptions: { password: PASSWORD, commandTimeout: 2000, connectTimeout: 2000 }, clusterRetryStrategy: () => null });
+        reader.on("error", () => undefined);
+        const kept = new Map<string, Set<number>>();
+        try {
+          const keys = [...new Set([...asyncRecords, ...syncRecords].map((r) => r.key))];
+          const lists = await Promise.all(keys.map((k) => reader.lrange(k, 0, -1)));
+          keys.forEach((k, i) => kept.set(k, new Set(lists[i].map(Number))));
+        } finally {
+          reader.disconnect();
+        }
+        const acked = (records: CallRecord[]) => records.filter((r) => r.op === "write" && r.ok);
+        const lostOf = (records: CallRecord[]) => acked(records).filter((r) => !(kept.get(r.key)?.has(r.value) ?? false));
+
+        const figures: Record<string, unknown> = {
+          minReplicasToWrite,
+          nodeTimeoutMs: ISOLATION_NODE_TIMEOUT_MS,
+          servedMs: servedAt - cutAt,
+          redis: /redis_version:(\S+)/.exec(await withNode(seeds[0], PASSWORD, (r) => r.info("server")))?.[1],
+        };
+        for (const [form, records] of [["async", asyncRecords], ["sync", syncRecords]] as const) {
+          const lost = lostOf(records);
+          const onIsolated = acked(records).filter((r) => r.shard === isolated.id && r.start >= cutAt);
+          const keptAfter = onIsolated.filter((r) => kept.get(r.key)?.has(r.value));
+          figures[form] = {
+            ackedOnIsolatedShardAfterCut: onIsolated.length,
+            lost: lost.length,
+            lostStartedBeforeCut: lost.filter((r) => r.start < cutAt).length,
+            lastLostMs: lost.length > 0 ? Math.max(...lost.map((r) => r.end - cutAt)) : null,
+            firstKeptAfterCutMs: keptAfter.length > 0 ? Math.min(...keptAfter.map((r) => r.end - cutAt)) : null,
+            refused: records.filter((r) => !r.ok && r.shard === isolated.id && r.start >= cutAt).length,
+            maxCallMs: summarize(records).maxCallMs,
+          };
+        }
+        console.log(`      isolated master: ${JSON.stringify(figures)}`);
+
+        for (const [form, records] of [["async", asyncRecords], ["sync", syncRecords]] as const) {
+          const lost = lostOf(records);
+          expect(lost.filter((r) => r.shard !== isolated.id).map((r) => `${r.key}=${r.value}`), `${form}: acknowledged writes lost on the other masters`).to.deep.equal([]);
+          const lastLostMs = Math.max(0, ...lost.map((r) => r.end - cutAt));
           if (minReplicasToWrite === 0) {
-            // Accepted until the master itself sees the majority gone (about the node timeout): lost at rejoin.
-            expect(lastAcceptedMs, "ms the isolated master kept accepting writes").to.be.greaterThan(ISOLATION_NODE_TIMEOUT_MS - 1000);
+            // Acknowledged until the master itself sees the majority gone (about the node timeout): lost at rejoin.
+            expect(lastLostMs, `${form}: ms after the cut of the last acknowledged write the isolated master lost`).to.be.greaterThan(ISOLATION_NODE_TIMEOUT_MS - 1000);
           } else {
             // Only until the replica's last ack is older than min-replicas-max-lag (1 s; Redis counts whole seconds).
-            expect(lastAcceptedMs, "ms the isolated master kept accepting writes with min-replicas-to-write 1").to.be.at.most(2500);
+            expect(lastLostMs, `${form}: ms after the cut of the last acknowledged write lost, with min-replicas-to-write 1`).to.be.at.most(2500);
           }
-        } finally {
-          direct.disconnect();
-          hosts.heal("host-a");
+          const slow = records.filter((r) => r.end - r.start > callBound).map((r) => `${r.op} ${r.key} ${r.end - r.start} ms (${r.ok ? "ok" : r.error})`);
+          expect(slow, `${form}: calls longer than ${callBound} ms`).to.deep.equal([]);
         }
+        expect(asyncPending, "async calls that never settled").to.equal(0);
+        expect(asyncLoad.attemptCount, "async attempts = successes + errors").to.equal(asyncRecords.length);
+        expect(syncEnd.attempts, "sync attempts = successes + errors").to.equal(syncRecords.length);
       } finally {
+        if (partitioned) hosts.heal("host-a");
+        await asyncLoad?.stop(2000);
+        client?.disconnect();
+        await syncLoad?.dispose();
         await stack?.stop();
         hosts.destroy();
       }
     });
   }
 });
-
-/** A key that hashes into the slots `first..last` (a range of thousands: a few tries). */
-async function keyInSlots(redis: { call(...args: string[]): Promise<unknown> }, first: number, last: number): Promise<string> {
-  for (let i = 0; i < 100_000; i++) {
-    const slot = (await redis.call("CLUSTER", "KEYSLOT", `iso${i}`)) as number;
-    if (slot >= first && slot <= last) return `iso${i}`;
-  }
-  throw new Error(`no key found for slots ${first}-${last}`);
-}

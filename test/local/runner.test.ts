@@ -245,9 +245,8 @@ describe("local runner: teardown", function () {
     expect(error?.message).to.match(/clusterNodes.*5 nodes with 1 replica\(s\) per master do not form a cluster/);
     // Across hosts the nodes listen on addresses other machines reach: an open server is refused.
     const hosts = ["a", "b", "c"].map((name, i) => ({ name, address: `10.231.255.${i + 1}`, netns: `never-made-${name}` }));
-    error = undefined;
-    await startLocalStack({ password: "", hosts }).catch((e: Error) => (error = e));
-    expect(error?.message).to.match(/password.*required with 3 hosts/);
+    const openAcrossHosts = await startLocalStack({ password: "", hosts }).then(() => undefined, (e: Error) => e);
+    expect(openAcrossHosts?.message).to.match(/password.*required with 3 hosts/);
     // Other processes may start stacks meanwhile: only dirs owned by this one count.
     const ours = fs
       .readdirSync(os.tmpdir())

@@ -26,17 +26,13 @@ import { startLocalStack, type LocalStack } from "@redis-on-docker/local";
 import { clusterNodes, keysOnEveryMaster, sleep, waitFor, withNode, type ClusterNodeInfo } from "./support/clusterProbe";
 import { asyncKeyValue } from "./support/keyValue";
 import { NatEmulation } from "./support/natEmulation";
-import { COMMAND_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "./support/stackClients";
+import { CALL_MARGIN_MS, COMMAND_TIMEOUT_MS, WAIT_TIMEOUT_MS, readyAsyncClient, reliabilityConfig } from "./support/stackClients";
 import { SyncLoadProcess } from "./support/syncLoad";
 import { AsyncWorkload, confirmedValues, summarize, type CallRecord, type WorkloadKey, type WorkloadShape } from "./support/workload";
 
 const NODE_TIMEOUT_MS = 2000;
-/** The sync facade allows itself commandTimeoutMs + 500 ms; 250 ms more for scheduling on a loaded machine. */
-const CALL_MARGIN_MS = 750;
 const RECOVERY_BOUND_MS = 5000;
 const REJOIN_BOUND_MS = 10_000;
-/** Short: with its replica gone, a WAIT blocks its connection this long, and the writes queued behind it. */
-const WAIT_TIMEOUT_MS = 100;
 /** A password with a space, quotes and non-ASCII, so every hop has to carry it intact. */
 const PASSWORD = `fo-Secr3t "q" 'x' ü✓ ${"pw"}`;
 /** Each form writes one key per master in each of these shapes. */

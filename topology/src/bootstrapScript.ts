@@ -38,7 +38,7 @@ export interface BootstrapScriptArgs {
   pairs?: Array<[Endpoint, Endpoint]>;
   /** Multi-host plans: the host name of each entry of `nodes` (same order), for the placement check. */
   nodeHosts?: string[];
-  /** With `nodeHosts`: restore the planned spread with `CLUSTER FAILOVER` instead of only reporting. Default false. */
+  /** With `nodeHosts`: restore the planned spread (`CLUSTER FAILOVER`, `CLUSTER REPLICATE`) instead of only reporting. Default false. */
   restoreSpread?: boolean;
   /**
    * `form` (default): form or heal the cluster, then check the placement. `placement`: only check

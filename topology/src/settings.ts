@@ -133,8 +133,9 @@ export interface StackSettings {
   minReplicasMaxLagSec: number;
   /**
    * Restore the hosts spread after failovers: when the bootstrap's healing path (or `redis-local
-   * placement --restore`) finds a master sharing a host with one of its replicas, it makes the
-   * planned master's node master again with `CLUSTER FAILOVER`. False: the check only reports.
+   * placement --restore`) finds a planned master serving as a replica, it makes it master again
+   * with `CLUSTER FAILOVER`; a replica that follows a master on its own host goes back to its
+   * planned master with `CLUSTER REPLICATE`. False: the check only reports.
    * @defaultValue `false`
    */
   restoreSpread: boolean;

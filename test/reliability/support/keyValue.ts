@@ -35,6 +35,9 @@ export function asyncKeyValue(client: AsyncClient): AsyncKeyValue {
           return replicasFrom(await client.multi().set(key, v).exec(), false);
         case "multiWait":
           return replicasFrom(await client.multi().set(key, v).wait(1, waitTimeoutMs).exec(), true);
+        case "rpush":
+          await client.rpush(key, v);
+          return -1;
       }
     },
     read: (key) => client.get(key),
@@ -55,6 +58,9 @@ export function syncKeyValue(client: SyncRedisClient): SyncKeyValue {
           return replicasFrom(client.multi().set(key, v).exec(), false);
         case "multiWait":
           return replicasFrom(client.multi().set(key, v).wait(1, waitTimeoutMs).exec(), true);
+        case "rpush":
+          client.rpush(key, v);
+          return -1;
       }
     },
     read: (key) => client.get(key),

@@ -17,6 +17,10 @@ import type Redis from "ioredis";
 /** Command timeout the reliability clients run with: small, so failures surface fast. */
 export const COMMAND_TIMEOUT_MS = 1000;
 export const CONNECT_TIMEOUT_MS = 1000;
+/** The sync facade allows itself commandTimeoutMs + 500 ms; 250 ms more for scheduling on a loaded machine. */
+export const CALL_MARGIN_MS = 750;
+/** Short: with its replica gone, a WAIT blocks its connection this long, and the writes queued behind it. */
+export const WAIT_TIMEOUT_MS = 100;
 
 export function reliabilityConfig(
   outputs: StackOutputs,

@@ -20,7 +20,9 @@ export type WriteShape =
   /** `MULTI SET EXEC`. */
   | "multi"
   /** `MULTI SET WAIT EXEC` (inside MULTI, WAIT answers at once with the replicas that acked so far). */
-  | "multiWait";
+  | "multiWait"
+  /** `RPUSH` of the value: every acknowledged write stays an element, so each lost one shows, not only the last. */
+  | "rpush";
 
 /** A key's workload: one write shape only, or `mixed` (the original load: a write, then a GET, in turn). */
 export type WorkloadShape = WriteShape | "mixed";
