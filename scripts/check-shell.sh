@@ -4,7 +4,7 @@
 # (every severity; a finding is fixed or disabled on its line with a reason).
 #
 # Usage: scripts/check-shell.sh [FILE...]
-#   Without FILE: every committed *.sh file (the cluster bootstrap and scripts/*.sh).
+#   Without FILE: every committed *.sh file (the cluster bootstrap and scripts/*.sh), and .ci/run.
 # Exit 0: all clean; 1: a file failed (each finding printed, named by file); 2: a tool is missing.
 set -euo pipefail
 exec </dev/null
@@ -17,9 +17,9 @@ done
 
 if [ $# -eq 0 ]; then
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    mapfile -t files < <(git ls-files '*.sh')
+    mapfile -t files < <(git ls-files '*.sh' .ci/run)
   else
-    files=(scripts/*.sh topology/src/*.sh)
+    files=(scripts/*.sh topology/src/*.sh .ci/run)
   fi
   set -- "${files[@]}"
 fi

@@ -3,6 +3,7 @@
  * outputs validator, the settings' formats and the clients all use it, and it uses none of them.
  * Checks and parsers throw an Error whose message is the reason (no value here is a secret).
  */
+import { isIP } from "node:net";
 import type { Endpoint } from "./generated/outputsContract";
 
 export type { Endpoint };
@@ -61,6 +62,21 @@ export function formatEndpoint(endpoint: Endpoint): string {
  */
 export function addressKey(endpoint: Endpoint): string {
   return `${endpoint.host}:${endpoint.port}`;
+}
+
+/**
+ * A natMap key's endpoint: `ip:port` as ioredis keys it (IPv6 unbracketed: `::1:7000`, the
+ * form `addressKey` writes), or `[::1]:7000` as a person writes it. Throws like parseEndpoint.
+ */
+export function parseNatMapKey(key: string): Endpoint {
+  const plain = /^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*):(\d+)$/.exec(key.trim());
+  if (plain !== null && isIP(plain[1]) === 6) return { host: plain[1], port: Number(plain[2]) };
+  return parseEndpoint(key);
+}
+
+/** A natMap with every key as ioredis looks it up (`addressKey`); keys must already be readable. */
+export function canonicalNatMap(natMap: Readonly<Record<string, Endpoint>>): Record<string, Endpoint> {
+  return Object.fromEntries(Object.entries(natMap).map(([from, to]) => [addressKey(parseNatMapKey(from)), to]));
 }
 
 /** The port of a natMap key (`ip:port`, as a node announces itself), or undefined if it is not of that form. */

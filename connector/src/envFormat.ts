@@ -2,7 +2,7 @@
  * Turns a config into `REDIS_*` environment lines for apps (dotenv, POSIX shell, JSON).
  * The password is only included when the caller asks for it.
  */
-import { formatEndpoint } from "./endpoint";
+import { formatEndpoint, parseNatMapKey } from "./endpoint";
 import { SETTINGS } from "./config/schema";
 import type { ConnectorConfig } from "./config/types";
 
@@ -24,7 +24,7 @@ export function envValue(config: ConnectorConfig, path: string): string {
     case "cluster.nodes":
       return config.cluster.nodes.map(formatEndpoint).join(",");
     case "cluster.natMap":
-      return Object.entries(config.cluster.natMap).map(([from, to]) => `${from}=${formatEndpoint(to)}`).join(",");
+      return Object.entries(config.cluster.natMap).map(([from, to]) => `${formatEndpoint(parseNatMapKey(from))}=${formatEndpoint(to)}`).join(",");
     default: {
       let value: unknown = config;
       for (const part of path.split(".")) value = (value as Record<string, unknown>)[part];

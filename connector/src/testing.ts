@@ -2,4 +2,4 @@
  * Internal entry for this project's tests and bench (`@redis-on-docker/connector/dist/testing`):
  * looks inside a client without widening the public API (index.ts). No stability promise.
  */
-export { fastLaneCalls } from "./sync/syncClient";
+export { fastLaneCalls, terminateWorker } from "./sync/syncClient";

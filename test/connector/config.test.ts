@@ -7,6 +7,7 @@ import { MessageChannel } from "node:worker_threads";
 import {
   ConfigError,
   describeConfig,
+  envEntries,
   loadConfig,
   SETTINGS,
   type ConnectorConfig,
@@ -124,6 +125,29 @@ describe("loadConfig: defaults", () => {
     });
     expect(config.cluster.nodes).to.deep.equal([{ host: "127.0.0.1", port: 7001 }]);
     expect(config.cluster.natMap).to.deep.equal({ "10.0.0.1:6379": { host: "127.0.0.1", port: 7001 } });
+  });
+
+  it("IPv6 natMap keys: bracketed or as ioredis keys them, held as ioredis looks them up, and the env rendering reads back", () => {
+    const to = { host: "127.0.0.1", port: 7001 };
+    const forms = [
+      "[fd00::5]:7000=127.0.0.1:7001",
+      "fd00::5:7000=127.0.0.1:7001",
+      '{"[fd00::5]:7000":{"host":"127.0.0.1","port":7001}}',
+      '{"fd00::5:7000":{"host":"127.0.0.1","port":7001}}',
+    ];
+    for (const natMap of forms) {
+      const config = loadConfig({ env: { REDIS_TOPOLOGY: "cluster", REDIS_CLUSTER_NODES: "127.0.0.1:7001", REDIS_CLUSTER_NAT_MAP: natMap } });
+      expect(config.cluster.natMap, natMap).to.deep.equal({ "fd00::5:7000": to });
+      const rendered = Object.fromEntries(envEntries(config, ["cluster.natMap"], false));
+      expect(rendered.REDIS_CLUSTER_NAT_MAP, natMap).to.equal("[fd00::5]:7000=127.0.0.1:7001");
+      expect(loadConfig({ env: { REDIS_TOPOLOGY: "cluster", REDIS_CLUSTER_NODES: "127.0.0.1:7001", ...rendered } }).cluster.natMap).to.deep.equal(config.cluster.natMap);
+    }
+    // An override object is held the same way.
+    expect(loadConfig({ env: {}, overrides: { topology: "cluster", cluster: { nodes: [to], natMap: { "[fd00::5]:7000": to } } } }).cluster.natMap)
+      .to.deep.equal({ "fd00::5:7000": to });
+    // One address written both ways is one key.
+    expect(() => loadConfig({ env: { REDIS_CLUSTER_NAT_MAP: '{"[fd00::5]:7000":{"host":"127.0.0.1","port":1},"fd00::5:7000":{"host":"127.0.0.1","port":2}}' } }))
+      .to.throw(ConfigError, /mapped twice/);
   });
 });
 

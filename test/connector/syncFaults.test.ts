@@ -20,6 +20,7 @@ import {
   createSyncClient,
   type SyncRedisClient,
 } from "@redis-on-docker/connector";
+import { terminateWorker } from "@redis-on-docker/connector/dist/testing";
 import { FaultProxy } from "./support/faultProxy";
 import { OwnRedisServer } from "./support/ownRedis";
 import { standaloneSyncConfig } from "./support/syncConfig";
@@ -309,7 +310,7 @@ describe("sync client under connection faults: the fast lane gives the worker pa
       for (const { name, fastLane } of PATHS) {
         const c = client(fastLane, 1000);
         expect(c.set("fd-reuse", "mine")).to.equal("OK");
-        void (c as unknown as { channel: { worker: { terminate(): Promise<number> } } }).channel.worker.terminate();
+        void terminateWorker(c);
         // No event loop turn (a sync app in a loop): the worker's exit event cannot arrive.
         blockFor(200);
         // The process opens files meanwhile: the lowest free fd numbers are the ones the worker closed.
@@ -339,7 +340,7 @@ describe("sync client under connection faults: the fast lane gives the worker pa
   it("a worker that stopped is noticed from its exit event too (the app's event loop ran)", async function () {
     for (const { name, fastLane } of PATHS) {
       const c = client(fastLane, 1000);
-      await (c as unknown as { channel: { worker: { terminate(): Promise<number> } } }).channel.worker.terminate();
+      await terminateWorker(c);
       await sleep(20);
       const started = performance.now();
       expect(outcomeOf(() => c.get("x")), name).to.equal("error:SyncClientClosedError");

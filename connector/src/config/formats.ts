@@ -5,7 +5,7 @@
  * coercions would silently accept `12abc` or `yes`).
  */
 import convict from "convict";
-import { addressKey, checkEndpoint, checkHost, checkPort, formatEndpoint, parseEndpoint, type Endpoint } from "../endpoint";
+import { addressKey, checkEndpoint, checkHost, checkPort, formatEndpoint, parseEndpoint, parseNatMapKey, type Endpoint } from "../endpoint";
 import { didYouMean } from "./suggest";
 
 /** A raw string that a format could not read; validation reports `reason`. Never holds a secret in `reason`. */
@@ -30,6 +30,14 @@ function readInteger(raw: string): number | UnreadableValue {
 function readEndpoint(text: string): Endpoint | UnreadableValue {
   try {
     return parseEndpoint(text);
+  } catch (error) {
+    return new UnreadableValue((error as Error).message);
+  }
+}
+
+function readNatMapKey(text: string): Endpoint | UnreadableValue {
+  try {
+    return parseNatMapKey(text);
   } catch (error) {
     return new UnreadableValue((error as Error).message);
   }
@@ -82,7 +90,7 @@ export function coerceNatMap(raw: string): unknown {
     if (pieces.length !== 2) {
       return new UnreadableValue(`entry ${index + 1} "${part}" is not announced-ip:port=host:port`);
     }
-    const from = readEndpoint(pieces[0]);
+    const from = readNatMapKey(pieces[0]);
     const to = readEndpoint(pieces[1]);
     if (from instanceof UnreadableValue) return new UnreadableValue(`entry ${index + 1}: ${from.reason}`);
     if (to instanceof UnreadableValue) return new UnreadableValue(`entry ${index + 1}: ${to.reason}`);
@@ -98,11 +106,16 @@ export function checkNatMap(value: unknown): void {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     fail("must map announced ip:port to host:port (ip:port=host:port,... or a JSON object)");
   }
+  const seen = new Set<string>();
   for (const [from, to] of Object.entries(value)) {
-    const parsed = readEndpoint(from);
+    const parsed = readNatMapKey(from);
     if (parsed instanceof UnreadableValue) fail(`key ${parsed.reason}`);
     checkPort(parsed.port, `key "${from}" port`);
     checkEndpoint(to, `target of ${from}`);
+    // `[::1]:7000` and `::1:7000` are one key to ioredis.
+    const key = addressKey(parsed);
+    if (seen.has(key)) fail(`${from} is mapped twice`);
+    seen.add(key);
   }
 }
 

@@ -3,6 +3,7 @@
  * defaults < config file < stack outputs document < REDIS_* env < explicit overrides.
  * Every error is a ConfigError naming the setting, its env var and the source of the value.
  */
+import { canonicalNatMap } from "../endpoint";
 import { ConfigError, DOCUMENT } from "../errors";
 import { configFromStackOutputs, type DeepPartial, type OutputsNetwork } from "./fromOutputs";
 import { protectConfig } from "./redact";
@@ -108,7 +109,8 @@ export function loadConfig<O extends DeepPartial<ConnectorConfig> = {}>(
   } catch (error) {
     throw new ConfigError("(config)", undefined, "merged sources", (error as Error).message);
   }
-  config.set("cluster.natMap", natMap);
+  // Keys as ioredis looks them up: a bracketed IPv6 key (`[::1]:7000`) would never match.
+  config.set("cluster.natMap", canonicalNatMap(natMap));
 
   const result = config.getProperties();
   checkCrossFieldRules(result, settingError, origin);

@@ -197,6 +197,15 @@ export function fastLaneCalls(client: SyncRedisClient): number {
   return client.channel.fastLaneCalls;
 }
 
+/**
+ * Ends the client's worker thread as a crash would (no close(), no QUIT): for fault tests,
+ * through the package's internal entry.
+ */
+export function terminateWorker(client: SyncRedisClient): Promise<number> {
+  if (!(client instanceof SyncClient)) throw new TypeError("terminateWorker: not a client made by createSyncClient");
+  return client.channel.terminateWorker();
+}
+
 /** The bounds every blocking wait is built on; `loadConfig` guarantees them, hand-made configs may not. */
 function checkBounds(config: ConnectorConfig): void {
   for (const [key, env] of [

@@ -181,6 +181,11 @@ export class WorkerChannel {
     );
   }
 
+  /** Ends the worker thread as a crash would, without close() (syncClient.ts terminateWorker, for fault tests). */
+  terminateWorker(): Promise<number> {
+    return this.worker.terminate();
+  }
+
   /** Calls the fast lane answered: a reply, a reply error, its timeout or a lost connection (read by syncClient.ts fastLaneCalls). */
   get fastLaneCalls(): number {
     return this.laneAnswered;

@@ -182,6 +182,8 @@ export async function startExtraDockerd(opts: { daemonArgs: string[]; images: st
     const [command, args] = opts.netns === undefined ? ["dockerd", dockerdArgs] : ["nsenter", [`--net=/var/run/netns/${opts.netns}`, "dockerd", ...dockerdArgs]];
     const child = spawn(command, args, { stdio: ["ignore", fd, fd], detached: false });
     closeSync(fd);
+    // A failed spawn shows as a missing pid (thrown below); its 'error' event comes after and must not crash mocha.
+    child.on("error", () => undefined);
     if (child.pid === undefined) throw new Error(`${command} could not be spawned (is ${command === "nsenter" ? "util-linux" : "docker.io"} installed?)`);
     writeFileSync(path.join(dir, "spawned.pid"), String(child.pid));
     child.unref();
