@@ -96,9 +96,17 @@ describe("outsider: the packed local and pulumi packages in a project outside th
       resources: Array<{ type: string; name: string; provider: string }>;
       passwordSecret: boolean;
       outputs: { standalone: { port: number }; cluster: { seeds: Array<{ port: number }> }; password: string; passwordRequired: boolean; redisImage: string };
+      spread: { hostProviderRefs: string[]; seeds: Array<{ host: string; port: number }>; natMap: Record<string, unknown> };
     };
     expect(result.providerRef).to.match(/^urn:pulumi:dev::team-app::pulumi:providers:docker::remote-docker::/);
-    const dockerResources = result.resources.filter((r) => r.type.startsWith("docker:"));
+    const docker = result.resources.filter((r) => r.type.startsWith("docker:"));
+    const dockerResources = docker.filter((r) => !r.name.startsWith("spread-"));
+    // Across three hosts: every docker resource on one of the hosts' providers, two nodes per host, seeds at the hosts' addresses.
+    const spreadResources = docker.filter((r) => r.name.startsWith("spread-"));
+    expect(spreadResources.length).to.be.greaterThan(0);
+    for (const r of spreadResources) expect(result.spread.hostProviderRefs, `${r.type} ${r.name}`).to.include(r.provider);
+    expect(result.spread.seeds.map((s) => s.host).sort()).to.deep.equal(["10.77.1.1", "10.77.1.1", "10.77.1.2", "10.77.1.2", "10.77.1.3", "10.77.1.3"]);
+    expect(result.spread.natMap).to.deep.equal({});
     const count = (type: string): number => dockerResources.filter((r) => r.type === type).length;
     expect(count("docker:index/network:Network")).to.equal(1);
     expect(count("docker:index/remoteImage:RemoteImage")).to.equal(1);
