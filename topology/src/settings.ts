@@ -122,7 +122,9 @@ export interface StackSettings {
    * `min-replicas-to-write` of every cluster node: a master refuses writes while fewer replicas
    * than this are connected with a lag of at most `minReplicasMaxLagSec`, so a master cut off from
    * its replicas stops accepting writes that its replacement would lose. 0 is off (Redis' default):
-   * an isolated master accepts writes until it notices the cut (`cluster-node-timeout`).
+   * an isolated master accepts writes until it notices the cut (`cluster-node-timeout`). With 1 and
+   * one replica per master, a promoted replica refuses writes until its old master returns; use
+   * `replicasPerMaster: 2` to keep writing (see docs/provisioning.md for the measured windows).
    * @defaultValue `0`
    */
   minReplicasToWrite: number;
