@@ -147,8 +147,9 @@ export function startRedisServer(
 
 /**
  * Waits until the redis-server with pid `pid` answers on `port` (its INFO reports that pid,
- * so a stranger that grabbed the port does not count). Rejects when `stillRunning` turns
- * false or `deadline` (epoch ms) passes, with the last thing seen.
+ * so a stranger that grabbed the port does not count) and has loaded its dataset: INFO answers
+ * while a restarted node still loads its AOF or RDB, when most commands get `-LOADING`.
+ * Rejects when `stillRunning` turns false or `deadline` (epoch ms) passes, with the last thing seen.
  */
 export async function waitUntilServing(
   pid: number,
@@ -162,10 +163,12 @@ export async function waitUntilServing(
   for (;;) {
     if (!stillRunning()) throw new Error(`redis-server (pid ${pid}) on port ${port} exited (${last})`);
     try {
-      const info = await probeRedis(port, ["INFO", "server"], { host, password, timeoutMs: 500 });
-      const servingPid = parseInfo(String(info)).get("process_id");
-      if (servingPid === String(pid)) return;
-      last = `port ${port} is served by another process (pid ${servingPid ?? "?"})`;
+      // The default sections hold both `server` (process_id) and `persistence` (loading).
+      const info = parseInfo(String(await probeRedis(port, ["INFO"], { host, password, timeoutMs: 500 })));
+      const servingPid = info.get("process_id");
+      if (servingPid !== String(pid)) last = `port ${port} is served by another process (pid ${servingPid ?? "?"})`;
+      else if (info.get("loading") === "1") last = "still loading its dataset";
+      else return;
     } catch (error) {
       last = error instanceof RedisReplyError ? `replied ${error.message}` : (error as Error).message;
     }

@@ -256,6 +256,30 @@ describe("local runner: teardown", function () {
   });
 
 
+  it("restartNode returns once the node has loaded its data: no LOADING reply after it", async function () {
+    this.timeout(90_000);
+    const stack = await startLocalStack({ persistence: "rdb", clusterNodes: 6 });
+    try {
+      const password = stack.outputs.password;
+      const standalone = stack.nodes.find((n) => n.role === "standalone")!;
+      // About 40 MB of RDB: loading it takes long enough that INFO (served while loading) answers first.
+      const keys = 200_000;
+      const value = "v".repeat(200);
+      for (let batch = 0; batch < keys / 2000; batch++) {
+        const args = ["MSET"];
+        for (let i = 0; i < 2000; i++) args.push(`load:${batch}:${i}`, value);
+        expect(await probeRedis(standalone.port, args, { password, timeoutMs: 10_000 })).to.equal("OK");
+      }
+      expect(await probeRedis(standalone.port, ["SAVE"], { password, timeoutMs: 30_000 })).to.equal("OK");
+      await stack.killNode(standalone.name);
+      await stack.restartNode(standalone.name);
+      // DBSIZE is refused with -LOADING while the dataset loads.
+      expect(await probeRedis(standalone.port, ["DBSIZE"], { password, timeoutMs: 2000 })).to.equal(keys);
+    } finally {
+      await stack.stop();
+    }
+  });
+
   it("stop() leaves no redis-server process and no temp dir behind (open servers, no password)", async function () {
     this.timeout(60_000);
     const stack: LocalStack = await startLocalStack({ password: "" });

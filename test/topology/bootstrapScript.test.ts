@@ -424,14 +424,19 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
     const role = async (node: LocalRedisNode): Promise<string | undefined> =>
       parseInfo(String(await probeRedis(node.port, ["INFO", "replication"], { password, timeoutMs: 2000 }))).get("role");
 
+    /** Removes a node's cluster identity and data: nodes.conf, the RDB, the AOF (Redis 7 keeps it in appendonlydir/). */
+    function emptyDataDir(dir: string): void {
+      for (const file of fs.readdirSync(dir)) {
+        if (/^(nodes\.conf|dump\.rdb|appendonly\.aof|appendonlydir)$/.test(file)) fs.rmSync(path.join(dir, file), { recursive: true });
+      }
+    }
+
     /** Stops the node and starts it again on its port with an empty data dir (no nodes.conf): a new node. */
     async function replaceWithEmptyNode(node: LocalRedisNode): Promise<void> {
       const identity = node.identity();
       expect(identity, `${node.name} runs`).to.not.equal(undefined);
       expect(await terminateProcesses([identity!], 2000)).to.deep.equal([]);
-      for (const file of fs.readdirSync(node.dir)) {
-        if (/^(nodes\.conf|dump\.rdb|appendonly\.aof)$/.test(file)) fs.rmSync(path.join(node.dir, file));
-      }
+      emptyDataDir(node.dir);
       await node.start(node.port);
       const info = await clusterInfo({ host: "127.0.0.1", port: node.port }, password);
       expect(info.get("cluster_known_nodes"), `${node.name} came back new`).to.equal("1");
@@ -480,9 +485,7 @@ describe(`bootstrap script run by ${SHELL.join(" ")} against real redis-server p
         expect(Date.now(), "the replica did not take over within 30 s").to.be.below(deadline);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      for (const file of fs.readdirSync(master.dir)) {
-        if (/^(nodes\.conf|dump\.rdb|appendonly\.aof)$/.test(file)) fs.rmSync(path.join(master.dir, file));
-      }
+      emptyDataDir(master.dir);
       await master.start(master.port);
       const run = await runScript(script(30), fresh.dir(), 40_000);
       await expectHealed(master, oldId, run);
