@@ -154,20 +154,22 @@ function createCluster(config: ConnectorConfig): Cluster {
     // During a failover the slot owner is briefly unknown/CLUSTERDOWN: retry soon, within the redirection budget.
     // Not on a closed connection, though: ioredis re-sends a pipeline then and re-arms each command's
     // timeout, so a pipeline could outlive commandTimeoutMs (seen: 1.8-3 s with 1 s). Such calls fail at
-    // once instead; slot refreshes (CLUSTERDOWN, MOVED, slotsRefreshInterval) still find the promoted
+    // once instead; slot refreshes (CLUSTERDOWN, MOVED, the periodic one) still find the promoted
     // replica as fast (test/reliability/failover.test.ts).
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
     retryDelayOnMoved: 0,
     slotsRefreshTimeout: Math.min(config.connectTimeoutMs, 2000),
-    slotsRefreshInterval: 5000,
+    // Off: refreshSlotsPeriodically (below) does it, and stops when the client ends.
+    slotsRefreshInterval: 0,
     clusterRetryStrategy: (attempt: number) => {
       if (!everReady && (notACluster || Date.now() - createdAt >= giveUpAfterMs)) return null;
       return reconnectDelayMs(attempt, config.reconnectMaxDelayMs);
     },
   };
   const cluster = new Cluster(config.cluster.nodes.map((n) => ({ host: n.host, port: n.port })), options);
+  refreshSlotsPeriodically(cluster);
   learnSlotOwnersFromPipelines(cluster, natMappedHostKey(config.cluster.natMap));
   // ioredis's Cluster has no per-command timer for commands queued while no node is
   // reachable. So the offline queue is on only while the cluster is (re)starting for the
@@ -187,6 +189,36 @@ function createCluster(config: ConnectorConfig): Cluster {
   cluster.on("error", checkSupport);
   startAfterSeedCheck(cluster, config);
   return cluster;
+}
+
+/** How often a ready cluster client re-reads the slot map on its own (ioredis's default). */
+const SLOTS_REFRESH_INTERVAL_MS = 5000;
+
+/**
+ * The periodic slot refresh, in place of ioredis's `slotsRefreshInterval`. ioredis arms its next
+ * round from the refresh's callback, so a refresh in flight at `disconnect()`/`quit()` arms it
+ * again on the ended client, every 5 s for ever, and the app's process never exits (seen: mocha
+ * alive after the whole suite, holding only those two timers). This one re-arms only while the
+ * client is ready, stops when it ends, and never keeps a process alive by itself.
+ */
+function refreshSlotsPeriodically(cluster: Cluster): void {
+  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (scheduled || cluster.status !== "ready") return;
+    scheduled = true;
+    timer = setTimeout(() => {
+      cluster.refreshSlotsCache(() => {
+        scheduled = false;
+        arm();
+      });
+    }, SLOTS_REFRESH_INTERVAL_MS).unref();
+  };
+  cluster.on("ready", arm);
+  cluster.on("end", () => {
+    clearTimeout(timer);
+    scheduled = false;
+  });
 }
 
 /**

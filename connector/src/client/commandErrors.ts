@@ -89,7 +89,7 @@ export function translateCommandErrors(client: Redis | Cluster, commandTimeoutMs
   const cluster = client as Cluster;
   // A node that stops answering without closing its connection (host or link lost) gives no
   // MOVED and no close, so ioredis would keep routing its slots to it until the periodic slot
-  // refresh (up to slotsRefreshInterval after the promotion). A timeout starts a refresh now;
+  // refresh (up to 5 s after the promotion). A timeout starts a refresh now;
   // ioredis coalesces it with one already running.
   const refresh = (): void => {
     cluster.refreshSlotsCache();
